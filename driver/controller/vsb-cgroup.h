@@ -1,0 +1,99 @@
+/*
+ * vsb-cgroup.h: the domain's cgroups, on cgroup v1, v2 or both (hybrid).
+ *
+ * Layout, in every mounted hierarchy (v1 controllers, named v1
+ * hierarchies such as name=systemd, and cgroup2):
+ *
+ *   <root>/<partition>/<name>.virt-sandbox/            the domain
+ *   <root>/<partition>/<name>.virt-sandbox/supervisor  the controller
+ *   <root>/<partition>/<name>.virt-sandbox/payload     the container
+ *
+ * Limits go on "payload", so limiting or freezing the container never
+ * touches its supervisor, and v2's no-internal-processes rule holds
+ * (the domain cgroup itself holds no process).  Each controller is
+ * driven through whichever version owns it on this host: on a hybrid
+ * host memory is v1 and hugetlb v2; on a pure v2 host all are v2.
+ */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+    VSB_CGROUP_VERSION_1,
+    VSB_CGROUP_VERSION_2,
+} VsbCgroupVersion;
+
+/* One mounted hierarchy, as read from mountinfo. */
+typedef struct {
+    VsbCgroupVersion version;
+    char *mount_point;     /* e.g. /sys/fs/cgroup/memory, /sys/fs/cgroup/unified, /sys/fs/cgroup */
+    char *mount_options;   /* v1 super options: "memory", "cpu,cpuacct", "name=systemd"; v2: "" */
+    char **controllers;    /* controllers this hierarchy owns (v2: from cgroup.controllers) */
+    char *own_path;        /* this process's cgroup in it, from /proc/self/cgroup ("/" ...) */
+} VsbCgroupHierarchy;
+
+/* Pure parsers, tested with fixtures (tests/cgroupdata/). */
+/* Parse mountinfo text into hierarchies (no controllers for v2, no own_path). */
+GPtrArray *vsb_cgroup_parse_mountinfo(const char *mountinfo, GError **error);
+/* Fill own_path of each hierarchy from /proc/PID/cgroup text. */
+bool vsb_cgroup_parse_proc_cgroup(GPtrArray *hierarchies, const char *proc_cgroup, GError **error);
+/* cpu.shares (2..262144) to cpu.weight (1..10000), as the kernel's docs and systemd convert. */
+unsigned long long vsb_cgroup_shares_to_weight(unsigned long long shares);
+
+void vsb_cgroup_hierarchy_free(VsbCgroupHierarchy *h);
+
+/* An allowed device node for the device controller. */
+typedef struct {
+    char type;             /* 'c' or 'b' */
+    unsigned int major;
+    unsigned int minor;
+    const char *access;    /* "rwm" subset */
+} VsbCgroupDevice;
+
+typedef struct {
+    const char *name;                      /* domain name */
+    const char *partition;                 /* "machine" when NULL */
+    unsigned long long memory_limit_bytes; /* 0 = none */
+    unsigned long long cpu_shares;         /* 0 = none */
+    const char *cpuset;                    /* NULL = inherit */
+    bool restrict_devices;                 /* deny all but @devices */
+    const VsbCgroupDevice *devices;
+    size_t ndevices;
+} VsbCgroupConfig;
+
+typedef struct _VsbCgroup VsbCgroup;
+
+/* Read this host's hierarchies (from /proc/self/mountinfo and
+ * /proc/self/cgroup) and create the domain's cgroups with the limits
+ * of @cfg applied to payload.  Fails (and removes what it made) if the
+ * domain's cgroup already exists and holds processes, or if no
+ * hierarchy is mounted. */
+VsbCgroup *vsb_cgroup_create(const VsbCgroupConfig *cfg, GError **error);
+
+/* Move @pid into supervisor / payload in every hierarchy. */
+bool vsb_cgroup_enter_supervisor(VsbCgroup *cg, pid_t pid, GError **error);
+bool vsb_cgroup_enter_payload(VsbCgroup *cg, pid_t pid, GError **error);
+
+/* The hierarchies, for mounting /sys/fs/cgroup inside the container. */
+GPtrArray *vsb_cgroup_get_hierarchies(VsbCgroup *cg);
+
+/* Path of payload in the hierarchy owning @controller ("memory"), or NULL. */
+const char *vsb_cgroup_payload_path(VsbCgroup *cg, const char *controller);
+
+/* SIGKILL every process of payload and wait (bounded) until it is
+ * empty: v2 cgroup.kill where present, else freeze, kill, thaw loop. */
+bool vsb_cgroup_kill_payload(VsbCgroup *cg, GError **error);
+
+/* Move the calling process back to where it started, then remove
+ * payload, supervisor, the domain cgroup and the partition if empty.
+ * Idempotent. */
+bool vsb_cgroup_destroy(VsbCgroup *cg, GError **error);
+
+void vsb_cgroup_free(VsbCgroup *cg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbCgroup, vsb_cgroup_free)
+
+G_END_DECLS
