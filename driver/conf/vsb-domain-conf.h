@@ -53,7 +53,8 @@ typedef struct {
     char *target;          /* absolute path in the container */
     bool readonly;
     unsigned long long usage_kib;  /* RAM only: tmpfs size in KiB; 0 = kernel default */
-    char *usage_unit;      /* RAM only: unit as written, for round trip ("KiB" default) */
+    char *usage_unit;      /* RAM only: unit as written ("KiB" default); the formatter
+                            * always writes usage in KiB, as libvirt does */
     char *accessmode;      /* as written ("passthrough" default, others rejected); may be NULL */
     VsbDomainFSFormat format;      /* FILE only */
 } VsbDomainFS;
@@ -106,12 +107,18 @@ typedef struct {
     unsigned char uuid[16];
     char *title;
     char *description;
-    char *metadata_xml;            /* <metadata> verbatim (foreign namespaces), or NULL */
+    char *metadata_xml;            /* <metadata> verbatim (foreign namespaces), or NULL:
+                                    * the element as xmlNodeDump() writes it at depth 1
+                                    * (inner lines indented for a child of <domain>,
+                                    * first line not), namespaces declared on ancestors
+                                    * re-declared on it */
 
     unsigned long long memory_kib;         /* <memory>: the hard limit; 0 = none given */
     unsigned long long current_memory_kib; /* <currentMemory>; 0 = same as memory */
     unsigned int vcpus;                    /* <vcpu>; 0 = not given */
-    char *cpuset;                          /* <vcpu cpuset=...>, normalised as written */
+    char *cpuset;                          /* <vcpu cpuset=...>, normalised the way libvirt
+                                            * writes it ("0-3,^2,5" -> "0-1,3,5"):
+                                            * digits, ',' and '-' only; NULL = not given */
     unsigned long long cpu_shares;         /* <cputune><shares>; 0 = not given */
 
     char *os_arch;                 /* <type arch=...>, may be NULL */

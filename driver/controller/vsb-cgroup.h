@@ -32,8 +32,11 @@ typedef struct {
     VsbCgroupVersion version;
     char *mount_point;     /* e.g. /sys/fs/cgroup/memory, /sys/fs/cgroup/unified, /sys/fs/cgroup */
     char *mount_options;   /* v1 super options: "memory", "cpu,cpuacct", "name=systemd"; v2: "" */
-    char **controllers;    /* controllers this hierarchy owns (v2: from cgroup.controllers) */
+    char **controllers;    /* controllers this hierarchy owns (v2: from cgroup.controllers);
+                            * v1 named hierarchies list "name=systemd" too */
     char *own_path;        /* this process's cgroup in it, from /proc/self/cgroup ("/" ...) */
+    char *mount_root;      /* the hierarchy's cgroup shown at mount_point (mountinfo
+                            * field 4), "/" unless only a subtree is mounted */
 } VsbCgroupHierarchy;
 
 /* Pure parsers, tested with fixtures (tests/cgroupdata/). */
@@ -46,7 +49,9 @@ unsigned long long vsb_cgroup_shares_to_weight(unsigned long long shares);
 
 void vsb_cgroup_hierarchy_free(VsbCgroupHierarchy *h);
 
-/* An allowed device node for the device controller. */
+/* An allowed device node for the device controller; minor
+ * VSB_CGROUP_DEVICE_ANY stands for every minor ("c 136:* rwm"). */
+#define VSB_CGROUP_DEVICE_ANY ((unsigned int)-1)
 typedef struct {
     char type;             /* 'c' or 'b' */
     unsigned int major;
@@ -83,6 +88,10 @@ GPtrArray *vsb_cgroup_get_hierarchies(VsbCgroup *cg);
 
 /* Path of payload in the hierarchy owning @controller ("memory"), or NULL. */
 const char *vsb_cgroup_payload_path(VsbCgroup *cg, const char *controller);
+
+/* Path of payload in @h, one of vsb_cgroup_get_hierarchies(), or NULL:
+ * reaches hierarchies without controllers (a hybrid host's cgroup2). */
+const char *vsb_cgroup_hierarchy_payload_path(VsbCgroup *cg, const VsbCgroupHierarchy *h);
 
 /* SIGKILL every process of payload and wait (bounded) until it is
  * empty: v2 cgroup.kill where present, else freeze, kill, thaw loop. */

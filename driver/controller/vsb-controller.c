@@ -1,0 +1,621 @@
+/*
+ * vsb-controller.c: virt-sandbox-controller, the supervisor of one
+ * running container (see vsb-controller.h for its contract).
+ *
+ * The controller stays in the host's namespaces; the container's first
+ * process is its child.  Setup is a flat list of steps:
+ *
+ *   SetupState       run-dir files, the per-domain lock
+ *   SetupCgroup      domain cgroup, supervisor and payload leaves
+ *   SetupImages      image files on loop devices, mounted detached
+ *   StartContainer   clone() into new namespaces, id maps, payload cgroup
+ *   WaitStarted      console fd from the child, then exec or an error
+ *   Publish          live XML, state file, control socket, ready fd
+ *
+ * then a main loop (console relay, control socket, init's exit), and
+ * the teardown, which undoes every step whatever happened.
+ */
+#include <config.h>
+
+#include "vsb-controller.h"
+#include "vsb-cgroup.h"
+#include "vsb-ctl-child.h"
+#include "vsb-ctl-console.h"
+#include "vsb-ctl-devices.h"
+#include "vsb-ctl-loop.h"
+#include "vsb-ctl-state.h"
+#include "vsb-domain-conf.h"
+#include "vsb-util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef RUNSTATEDIR
+# define RUNSTATEDIR "/run"
+#endif
+
+/* How long the container's setup may take before we give up on it. */
+#define START_TIMEOUT_MS (60 * 1000)
+
+typedef struct {
+    /* command line */
+    char *xml_path;
+    gboolean foreground;
+    char *run_dir;
+    char *partition;
+    int ready_fd;
+
+    VsbDomainDef *def;
+    VsbCtlState *state;
+    VsbCgroup *cgroup;
+    GPtrArray *images;          /* VsbCtlLoopMount* or NULL, per filesystem */
+    int *fs_mount_fds;
+    int root_mount_fd;
+    int sync_fd;
+
+    pid_t init_pid;
+    int init_status;            /* wait status */
+    bool init_exited;
+    bool destroyed;
+    VsbCtlConsole *console;
+    GMainLoop *loop;
+    int listen_fd;
+    guint listen_watch;
+} VsbController;
+
+typedef struct {
+    VsbController *ctl;
+    int fd;
+    GString *line;
+    guint watch;
+} ControlClient;
+
+static void
+controller_free(VsbController *ctl)
+{
+    g_free(ctl->xml_path);
+    g_free(ctl->run_dir);
+    g_free(ctl->partition);
+    if (ctl->ready_fd >= 0)
+        close(ctl->ready_fd);
+    g_clear_pointer(&ctl->console, vsb_ctl_console_free);
+    g_clear_handle_id(&ctl->listen_watch, g_source_remove);
+    if (ctl->listen_fd >= 0)
+        close(ctl->listen_fd);
+    if (ctl->sync_fd >= 0)
+        close(ctl->sync_fd);
+    if (ctl->images)
+        g_ptr_array_unref(ctl->images);
+    g_free(ctl->fs_mount_fds);
+    g_clear_pointer(&ctl->cgroup, vsb_cgroup_free);
+    g_clear_pointer(&ctl->state, vsb_ctl_state_free);
+    g_clear_pointer(&ctl->def, vsb_domain_def_free);
+    if (ctl->loop)
+        g_main_loop_unref(ctl->loop);
+}
+
+static bool
+controller_setup_state(VsbController *ctl, GError **error)
+{
+    ctl->state = vsb_ctl_state_acquire(ctl->run_dir, ctl->def->name, error);
+    return ctl->state != NULL;
+}
+
+static bool
+controller_setup_cgroup(VsbController *ctl, GError **error)
+{
+    VsbCgroupConfig cfg = {
+        .name = ctl->def->name,
+        .partition = ctl->partition,
+        .memory_limit_bytes = ctl->def->memory_kib * 1024,
+        .cpu_shares = ctl->def->cpu_shares,
+        .cpuset = ctl->def->cpuset,
+        .restrict_devices = true,
+    };
+
+    cfg.devices = vsb_ctl_devices_allowed(&cfg.ndevices);
+    ctl->cgroup = vsb_cgroup_create(&cfg, error);
+    if (!ctl->cgroup)
+        return false;
+    return vsb_cgroup_enter_supervisor(ctl->cgroup, getpid(), error);
+}
+
+static bool
+controller_setup_images(VsbController *ctl, GError **error)
+{
+    guint n = ctl->def->filesystems->len;
+
+    ctl->images = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_ctl_loop_mount_free);
+    ctl->fs_mount_fds = g_new(int, n ? n : 1);
+    for (guint i = 0; i < n; i++) {
+        VsbDomainFS *fs = g_ptr_array_index(ctl->def->filesystems, i);
+        VsbCtlLoopMount *lm = NULL;
+
+        ctl->fs_mount_fds[i] = -1;
+        if (fs->type == VSB_DOMAIN_FS_FILE) {
+            lm = vsb_ctl_loop_mount(fs->source, fs->readonly, error);
+            if (!lm) {
+                g_prefix_error(error, "Filesystem for %s: ", fs->target);
+                g_ptr_array_add(ctl->images, NULL);
+                return false;
+            }
+            ctl->fs_mount_fds[i] = lm->mount_fd;
+            if (g_str_equal(fs->target, "/"))
+                ctl->root_mount_fd = lm->mount_fd;
+        }
+        g_ptr_array_add(ctl->images, lm);
+    }
+    return true;
+}
+
+static bool
+write_id_map(pid_t pid, const char *file, GArray *map, GError **error)
+{
+    g_autoptr(GString) text = g_string_new(NULL);
+    g_autofree char *path = g_strdup_printf("/proc/%d/%s", pid, file);
+
+    for (guint i = 0; i < map->len; i++) {
+        VsbDomainIdMap *m = &g_array_index(map, VsbDomainIdMap, i);
+        g_string_append_printf(text, "%u %u %u\n", m->start, m->target, m->count);
+    }
+    return vsb_file_write_str(path, text->str, error);
+}
+
+static bool
+controller_start_container(VsbController *ctl, GError **error)
+{
+    bool userns = ctl->def->uidmap->len > 0;
+    unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC |
+                          CLONE_NEWNET | (userns ? CLONE_NEWUSER : 0);
+    int sv[2];
+    pid_t pid;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return vsb_error_set_errno(error, errno, "Cannot create a socket pair");
+
+    /* fork() semantics (no new stack): the child returns here.  The
+     * controller has no thread yet, so the child's copy of the
+     * process is consistent. */
+    pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+    if (pid < 0) {
+        int errsv = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return vsb_error_set_errno(error, errsv, "Cannot create the container's namespaces");
+    }
+    if (pid == 0) {
+        VsbCtlChildConfig cfg = {
+            .def = ctl->def,
+            .staging = vsb_ctl_state_staging(ctl->state),
+            .sync_fd = sv[1],
+            .root_mount_fd = ctl->root_mount_fd,
+            .fs_mount_fds = ctl->fs_mount_fds,
+            .hierarchies = vsb_cgroup_get_hierarchies(ctl->cgroup),
+            .userns = userns,
+            .console_raw = ctl->foreground && !isatty(STDOUT_FILENO),
+        };
+        close(sv[0]);
+        _exit(vsb_ctl_child_run(&cfg));
+    }
+    close(sv[1]);
+    ctl->sync_fd = sv[0];
+    ctl->init_pid = pid;
+
+    if (userns &&
+        (!write_id_map(pid, "uid_map", ctl->def->uidmap, error) ||
+         !write_id_map(pid, "gid_map", ctl->def->gidmap, error)))
+        return false;
+    if (!vsb_cgroup_enter_payload(ctl->cgroup, pid, error))
+        return false;
+    if (send(ctl->sync_fd, VSB_CTL_MSG_GO, strlen(VSB_CTL_MSG_GO), MSG_NOSIGNAL) < 0)
+        return vsb_error_set_errno(error, errno, "Cannot start the container's setup");
+    return true;
+}
+
+/* Read the child's messages until exec() closes its end. */
+static int
+controller_wait_started(VsbController *ctl, GError **error)
+{
+    int console = -1;
+
+    for (;;) {
+        char buf[4096];
+        char cbuf[CMSG_SPACE(sizeof(int))];
+        struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+                              .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+        struct pollfd pfd = { .fd = ctl->sync_fd, .events = POLLIN };
+        ssize_t n;
+        int rc = poll(&pfd, 1, START_TIMEOUT_MS);
+
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc == 0) {
+            g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED,
+                        "The container's setup did not finish within %d s",
+                        START_TIMEOUT_MS / 1000);
+            return VSB_CTL_EXIT_FAILURE;
+        }
+        n = recvmsg(ctl->sync_fd, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            vsb_error_set_errno(error, errno, "Cannot read from the container's setup");
+            return VSB_CTL_EXIT_FAILURE;
+        }
+        if (n == 0)
+            break;
+        buf[n] = '\0';
+        if (g_str_equal(buf, VSB_CTL_MSG_CONSOLE)) {
+            struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+            if (cmsg && cmsg->cmsg_type == SCM_RIGHTS)
+                memcpy(&console, CMSG_DATA(cmsg), sizeof(int));
+        } else if (g_str_has_prefix(buf, VSB_CTL_MSG_ERROR " ")) {
+            char *end = NULL;
+            long code = strtol(buf + strlen(VSB_CTL_MSG_ERROR " "), &end, 10);
+            g_set_error_literal(error, VSB_ERROR, VSB_ERROR_FAILED,
+                                end && *end == ' ' ? end + 1 : buf);
+            if (console >= 0)
+                close(console);
+            return code >= 1 && code <= 255 ? (int)code : VSB_CTL_EXIT_FAILURE;
+        }
+    }
+    if (console < 0) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED,
+                    "The container's setup died before starting init");
+        return VSB_CTL_EXIT_FAILURE;
+    }
+    close(g_steal_fd(&ctl->sync_fd));
+    ctl->console = vsb_ctl_console_new(console);
+    return 0;
+}
+
+static void
+controller_release_images(VsbController *ctl)
+{
+    /* The container's mount namespace holds the image mounts now (or,
+     * after teardown, nothing does): our detached references go. */
+    for (guint i = 0; ctl->images && i < ctl->images->len; i++) {
+        VsbCtlLoopMount *lm = g_ptr_array_index(ctl->images, i);
+        if (lm && lm->mount_fd >= 0) {
+            close(lm->mount_fd);
+            lm->mount_fd = -1;
+        }
+        if (ctl->fs_mount_fds)
+            ctl->fs_mount_fds[i] = -1;
+    }
+    ctl->root_mount_fd = -1;
+}
+
+static void
+controller_destroy(VsbController *ctl)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (ctl->init_exited || ctl->destroyed)
+        return;
+    ctl->destroyed = true;
+    /* Killing init alone would do (the kernel then kills its pid
+     * namespace), but the cgroup also holds processes that entered the
+     * container from outside. */
+    if (ctl->init_pid > 0)
+        kill(ctl->init_pid, SIGKILL);
+    if (!vsb_cgroup_kill_payload(ctl->cgroup, &error))
+        g_printerr("virt-sandbox-controller: warning: %s, ignoring\n", error->message);
+}
+
+static void
+control_client_free(ControlClient *cl)
+{
+    g_clear_handle_id(&cl->watch, g_source_remove);
+    if (cl->fd >= 0)
+        close(cl->fd);
+    g_string_free(cl->line, TRUE);
+    g_free(cl);
+}
+
+static void
+control_reply(ControlClient *cl, const char *text)
+{
+    /* A few bytes on a fresh socket: the send buffer takes them. */
+    if (send(cl->fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* the client left already */
+    }
+}
+
+static void
+control_handle(ControlClient *cl, const char *req)
+{
+    VsbController *ctl = cl->ctl;
+    g_autoptr(GError) error = NULL;
+
+    if (g_str_equal(req, "status")) {
+        g_autofree char *text = g_strdup_printf("running init=%d controller=%d\n",
+                                                ctl->init_pid, getpid());
+        control_reply(cl, text);
+    } else if (g_str_equal(req, "console") || g_str_equal(req, "console force")) {
+        int fd = dup(cl->fd);
+        if (fd < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+            control_reply(cl, "error cannot attach the console\n");
+        } else if (!vsb_ctl_console_attach_client(ctl->console, fd, g_str_has_suffix(req, "force"),
+                                                  &error)) {
+            g_autofree char *text = g_strdup_printf("error %s\n", error->message);
+            control_reply(cl, text);
+        } else {
+            /* "ok" must precede the replayed output: the console's own
+             * writes are queued to the main loop. */
+            control_reply(cl, "ok\n");
+        }
+    } else if (g_str_has_prefix(req, "kill ")) {
+        guint64 sig;
+        if (!g_ascii_string_to_unsigned(req + 5, 10, 1, 64, &sig, NULL))
+            control_reply(cl, "error bad signal number\n");
+        else if (kill(ctl->init_pid, (int)sig) < 0)
+            control_reply(cl, "error cannot signal init\n");
+        else
+            control_reply(cl, "ok\n");
+    } else if (g_str_equal(req, "destroy")) {
+        control_reply(cl, "ok\n");
+        controller_destroy(ctl);
+    } else {
+        control_reply(cl, "error unknown request\n");
+    }
+}
+
+static gboolean
+control_client_readable(gint fd, GIOCondition cond, gpointer opaque)
+{
+    ControlClient *cl = opaque;
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    char *nl;
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return G_SOURCE_CONTINUE;
+    if (n > 0)
+        g_string_append_len(cl->line, buf, n);
+    nl = memchr(cl->line->str, '\n', cl->line->len);
+    if (!nl && n > 0 && cl->line->len < 256)
+        return G_SOURCE_CONTINUE;
+    cl->watch = 0;
+    if (nl) {
+        *nl = '\0';
+        control_handle(cl, g_strstrip(cl->line->str));
+    } else if (n > 0) {
+        control_reply(cl, "error request too long\n");
+    }
+    control_client_free(cl);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean
+control_accept(gint fd, GIOCondition cond, gpointer opaque)
+{
+    VsbController *ctl = opaque;
+    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    ControlClient *cl;
+
+    if (cfd < 0)
+        return G_SOURCE_CONTINUE;
+    cl = g_new0(ControlClient, 1);
+    cl->ctl = ctl;
+    cl->fd = cfd;
+    cl->line = g_string_new(NULL);
+    cl->watch = g_unix_fd_add(cfd, G_IO_IN | G_IO_HUP | G_IO_ERR, control_client_readable, cl);
+    return G_SOURCE_CONTINUE;
+}
+
+static bool
+controller_publish(VsbController *ctl, GError **error)
+{
+    g_autofree char *xml = vsb_domain_def_format(ctl->def, ctl->init_pid);
+
+    if (!vsb_ctl_state_publish(ctl->state, xml, ctl->init_pid, error))
+        return false;
+    ctl->listen_fd = vsb_ctl_state_listen(ctl->state, error);
+    if (ctl->listen_fd < 0)
+        return false;
+    ctl->listen_watch = g_unix_fd_add(ctl->listen_fd, G_IO_IN, control_accept, ctl);
+    if (ctl->ready_fd >= 0) {
+        g_autofree char *msg = g_strdup_printf("ok %d\n", ctl->init_pid);
+        vsb_write_all(ctl->ready_fd, msg, strlen(msg));
+        close(g_steal_fd(&ctl->ready_fd));
+    }
+    return true;
+}
+
+static void
+on_init_exit(GPid pid, gint status, gpointer opaque)
+{
+    VsbController *ctl = opaque;
+
+    ctl->init_exited = true;
+    ctl->init_status = status;
+    g_main_loop_quit(ctl->loop);
+}
+
+static gboolean
+on_terminate(gpointer opaque)
+{
+    controller_destroy(opaque);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_winch(gpointer opaque)
+{
+    VsbController *ctl = opaque;
+
+    if (ctl->console)
+        vsb_ctl_console_sync_winsize(ctl->console, STDIN_FILENO);
+    return G_SOURCE_CONTINUE;
+}
+
+static int
+wait_status_to_exit(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return VSB_CTL_EXIT_FAILURE;
+}
+
+/* Undo every setup step, whatever state the start reached.  Returns
+ * false if the container could not be fully removed. */
+static void
+controller_teardown(VsbController *ctl)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (ctl->init_pid > 0 && !ctl->init_exited) {
+        int status;
+        kill(ctl->init_pid, SIGKILL);
+        while (waitpid(ctl->init_pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        ctl->init_exited = true;
+        ctl->init_status = status;
+    }
+    if (ctl->cgroup && !vsb_cgroup_kill_payload(ctl->cgroup, &error)) {
+        g_printerr("virt-sandbox-controller: warning: %s, ignoring\n", error->message);
+        g_clear_error(&error);
+    }
+    if (ctl->console)
+        vsb_ctl_console_drain(ctl->console);
+    g_clear_pointer(&ctl->console, vsb_ctl_console_free);
+    controller_release_images(ctl);
+    for (guint i = 0; ctl->images && i < ctl->images->len; i++) {
+        VsbCtlLoopMount *lm = g_ptr_array_index(ctl->images, i);
+        if (lm)
+            vsb_ctl_loop_release(lm);
+    }
+    if (ctl->cgroup && !vsb_cgroup_destroy(ctl->cgroup, &error)) {
+        g_printerr("virt-sandbox-controller: warning: %s, ignoring\n", error->message);
+        g_clear_error(&error);
+    }
+}
+
+static bool
+parse_args(VsbController *ctl, int *argc, char ***argv, GError **error)
+{
+    g_autofree char *run_dir = NULL;
+    GOptionEntry entries[] = {
+        { "xml", 0, 0, G_OPTION_ARG_FILENAME, &ctl->xml_path, "Domain XML file", "FILE" },
+        { "foreground", 0, 0, G_OPTION_ARG_NONE, &ctl->foreground,
+          "Console on stdio, exit with init's status", NULL },
+        { "run-dir", 0, 0, G_OPTION_ARG_FILENAME, &ctl->run_dir, "State directory", "DIR" },
+        { "cgroup-partition", 0, 0, G_OPTION_ARG_STRING, &ctl->partition,
+          "Parent cgroup of the domain's cgroup (default: machine)", "NAME" },
+        { "ready-fd", 0, 0, G_OPTION_ARG_INT, &ctl->ready_fd, "Report start-up on this fd", "FD" },
+        { NULL }
+    };
+    g_autoptr(GOptionContext) octx = g_option_context_new("- run one container");
+
+    g_option_context_add_main_entries(octx, entries, NULL);
+    if (!g_option_context_parse(octx, argc, argv, error))
+        return false;
+    if (*argc > 1) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "Unexpected argument '%s'", (*argv)[1]);
+        return false;
+    }
+    if (!ctl->xml_path) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID, "--xml FILE is required");
+        return false;
+    }
+    if (!ctl->run_dir)
+        ctl->run_dir = g_strdup(RUNSTATEDIR "/virt-sandbox/lxc");
+    if (ctl->ready_fd >= 0 && fcntl(ctl->ready_fd, F_SETFD, FD_CLOEXEC) < 0)
+        return vsb_error_set_errno(error, errno, "--ready-fd %d", ctl->ready_fd);
+    return true;
+}
+
+static void
+report_failure(VsbController *ctl, const char *message)
+{
+    g_printerr("virt-sandbox-controller: %s\n", message);
+    if (ctl->ready_fd >= 0) {
+        g_autofree char *msg = g_strdup_printf("error %s\n", message);
+        vsb_write_all(ctl->ready_fd, msg, strlen(msg));
+        close(g_steal_fd(&ctl->ready_fd));
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    VsbController ctl = { .ready_fd = -1, .root_mount_fd = -1, .sync_fd = -1,
+                          .listen_fd = -1 };
+    g_autoptr(GError) error = NULL;
+    int code = VSB_CTL_EXIT_FAILURE;
+    int status = -1;
+    const char *reason = "error";
+
+    /* A console or control client that went away must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!parse_args(&ctl, &argc, &argv, &error)) {
+        report_failure(&ctl, error->message);
+        controller_free(&ctl);
+        return VSB_CTL_EXIT_FAILURE;
+    }
+    ctl.def = vsb_domain_def_parse_file(ctl.xml_path, &error);
+    if (!ctl.def) {
+        g_autofree char *msg = g_strdup_printf("%s: %s", ctl.xml_path, error->message);
+        report_failure(&ctl, msg);
+        controller_free(&ctl);
+        return VSB_CTL_EXIT_FAILURE;
+    }
+
+    if (!controller_setup_state(&ctl, &error) ||
+        !controller_setup_cgroup(&ctl, &error) ||
+        !controller_setup_images(&ctl, &error) ||
+        !controller_start_container(&ctl, &error))
+        goto fail;
+    code = controller_wait_started(&ctl, &error);
+    if (code != 0)
+        goto fail;
+    controller_release_images(&ctl);
+
+    /* Only now: GLib's main loop may start helper threads, and the
+     * clone() above needed a single-threaded process. */
+    ctl.loop = g_main_loop_new(NULL, FALSE);
+    g_child_watch_add(ctl.init_pid, on_init_exit, &ctl);
+    g_unix_signal_add(SIGTERM, on_terminate, &ctl);
+    g_unix_signal_add(SIGINT, on_terminate, &ctl);
+    g_unix_signal_add(SIGHUP, on_terminate, &ctl);
+    if (ctl.foreground) {
+        vsb_ctl_console_attach_stdio(ctl.console, STDIN_FILENO, STDOUT_FILENO);
+        if (isatty(STDIN_FILENO))
+            g_unix_signal_add(SIGWINCH, on_winch, &ctl);
+    }
+    if (!controller_publish(&ctl, &error)) {
+        code = VSB_CTL_EXIT_FAILURE;
+        goto fail;
+    }
+    if (!ctl.init_exited)
+        g_main_loop_run(ctl.loop);
+
+    controller_teardown(&ctl);
+    status = wait_status_to_exit(ctl.init_status);
+    reason = ctl.destroyed ? "destroyed" : WIFSIGNALED(ctl.init_status) ? "signaled" : "exited";
+    vsb_ctl_state_finish(ctl.state, status, reason);
+    controller_free(&ctl);
+    return status;
+
+ fail:
+    report_failure(&ctl, error ? error->message : "unknown error");
+    controller_teardown(&ctl);
+    if (ctl.state)
+        vsb_ctl_state_finish(ctl.state, -1, NULL);
+    controller_free(&ctl);
+    return code;
+}
