@@ -49,7 +49,7 @@ unsigned long long vsb_cgroup_shares_to_weight(unsigned long long shares);
 
 void vsb_cgroup_hierarchy_free(VsbCgroupHierarchy *h);
 
-/* An allowed device node for the device controller; minor
+/* An allowed device node for the device controller; minor (or major)
  * VSB_CGROUP_DEVICE_ANY stands for every minor ("c 136:* rwm"). */
 #define VSB_CGROUP_DEVICE_ANY ((unsigned int)-1)
 typedef struct {
@@ -83,10 +83,13 @@ VsbCgroup *vsb_cgroup_create(const VsbCgroupConfig *cfg, GError **error);
 bool vsb_cgroup_enter_supervisor(VsbCgroup *cg, pid_t pid, GError **error);
 bool vsb_cgroup_enter_payload(VsbCgroup *cg, pid_t pid, GError **error);
 
-/* The hierarchies, for mounting /sys/fs/cgroup inside the container. */
+/* The hierarchies, for mounting /sys/fs/cgroup inside the container
+ * (owned by @cg). */
 GPtrArray *vsb_cgroup_get_hierarchies(VsbCgroup *cg);
 
-/* Path of payload in the hierarchy owning @controller ("memory"), or NULL. */
+/* Path of payload in the hierarchy owning @controller ("memory"), or NULL.
+ * On v2 a controller's files exist in payload only where it is enabled:
+ * memory and pids always (when available), cpu and cpuset when used. */
 const char *vsb_cgroup_payload_path(VsbCgroup *cg, const char *controller);
 
 /* Path of payload in @h, one of vsb_cgroup_get_hierarchies(), or NULL:
@@ -97,11 +100,14 @@ const char *vsb_cgroup_hierarchy_payload_path(VsbCgroup *cg, const VsbCgroupHier
  * empty: v2 cgroup.kill where present, else freeze, kill, thaw loop. */
 bool vsb_cgroup_kill_payload(VsbCgroup *cg, GError **error);
 
-/* Move the calling process back to where it started, then remove
- * payload, supervisor, the domain cgroup and the partition if empty.
- * Idempotent. */
+/* Move the calling process back to where it started (the cgroups of the
+ * process that called vsb_cgroup_create()), then remove payload (and
+ * cgroups the container made below it), supervisor, the domain cgroup
+ * and the partition if empty.  Fails (EBUSY, naming the pids) if
+ * processes are left: kill payload first.  Idempotent. */
 bool vsb_cgroup_destroy(VsbCgroup *cg, GError **error);
 
+/* Frees memory only: the cgroups stay (see vsb_cgroup_destroy()). */
 void vsb_cgroup_free(VsbCgroup *cg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbCgroup, vsb_cgroup_free)
 

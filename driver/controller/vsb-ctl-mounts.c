@@ -398,7 +398,7 @@ setup_cgroups(const VsbCtlChildConfig *cfg, int rootfd, GError **error)
 
         if (!g_str_has_prefix(h->mount_point, "/sys/fs/cgroup"))
             continue;
-        target = g_strdup_printf("sys%s", h->mount_point);
+        target = g_strdup(h->mount_point + 1);
         opts = h->version == VSB_CGROUP_VERSION_1 && h->mount_options && h->mount_options[0]
             ? g_strsplit(h->mount_options, ",", -1) : g_new0(char *, 1);
         if (!vsb_ctl_mount_fs_at(rootfd, target, fstype, (const char *const *)opts, attrs, error))
