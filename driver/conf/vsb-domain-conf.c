@@ -13,6 +13,7 @@
 #include <config.h>
 
 #include "vsb-domain-conf.h"
+#include "vsb-util.h"
 #include "vsb-xml-util.h"
 
 #include <limits.h>
@@ -1751,13 +1752,18 @@ vsb_domain_def_parse_file(const char *path, GError **error)
     g_autofree char *xml = NULL;
     gsize len;
 
-    if (!g_file_get_contents(path, &xml, &len, error))
+    VsbDomainDef *def;
+
+    /* Every error names the file: callers print it as it is. */
+    if (!(xml = vsb_file_read_all(path, &len, error)))
         return NULL;
     if (memchr(xml, '\0', len)) {
         VSB_CONF_ERROR(error, XML, "%s: file contains a NUL byte", path);
         return NULL;
     }
-    return vsb_domain_def_parse_string(xml, error);
+    if (!(def = vsb_domain_def_parse_string(xml, error)))
+        g_prefix_error(error, "%s: ", path);
+    return def;
 }
 
 const VsbDomainFS *

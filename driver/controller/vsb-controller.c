@@ -569,8 +569,7 @@ main(int argc, char **argv)
     }
     ctl.def = vsb_domain_def_parse_file(ctl.xml_path, &error);
     if (!ctl.def) {
-        g_autofree char *msg = g_strdup_printf("%s: %s", ctl.xml_path, error->message);
-        report_failure(&ctl, msg);
+        report_failure(&ctl, error->message);
         controller_free(&ctl);
         return VSB_CTL_EXIT_FAILURE;
     }

@@ -4,8 +4,11 @@
  * needs them:
  *
  *   WaitForGo          the controller put us in our cgroups, wrote id maps
- *   SetupCgroupNs      after that, so the namespace's root is our leaf
- *   SetupRoot          root on the staging dir, propagation private
+ *   PrepareMounts      detached copies of host trees, while we are still
+ *                      the host's root (propagation made private first)
+ *   BecomeNsRoot       with <idmap>: uid/gid 0 of the new user namespace
+ *   SetupCgroupNs      after the cgroup move, so its root is our leaf
+ *   SetupRoot          root attached on the staging dir
  *   SetupFilesystems   the other <filesystem>s, parents first
  *   SetupDev           tmpfs /dev, nodes, devpts (before /proc: masks use /dev/null)
  *   SetupProc, SetupSys
@@ -54,6 +57,20 @@ child_wait_for_go(const VsbCtlChildConfig *cfg, GError **error)
         g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "The controller gave up");
         return false;
     }
+    return true;
+}
+
+/* In a new user namespace we start as the host's uid, which the map
+ * does not cover: become the namespace's root, or every file we create
+ * would fail with EOVERFLOW. */
+static bool
+child_become_ns_root(const VsbCtlChildConfig *cfg, GError **error)
+{
+    if (!cfg->userns)
+        return true;
+    if (setgroups(0, NULL) < 0 || setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+        return vsb_error_set_errno(error, errno,
+                                   "Cannot become root of the user namespace (is id 0 mapped?)");
     return true;
 }
 
@@ -324,13 +341,16 @@ vsb_ctl_child_run(const VsbCtlChildConfig *cfg)
     g_auto(VsbFd) slave = -1;
     g_auto(GStrv) env = NULL;
     Identity id = { 0 };
+    VsbCtlPremounts pre = { .staging_fd = -1, .root_fd = -1 };
     int code = VSB_CTL_EXIT_FAILURE;
 
     if (!child_wait_for_go(cfg, &error) ||
+        !vsb_ctl_mounts_prepare(cfg, &pre, &error) ||
+        !child_become_ns_root(cfg, &error) ||
         !child_setup_cgroup_ns(&error))
         goto fail;
-    if ((rootfd = vsb_ctl_mounts_setup_root(cfg, &error)) < 0 ||
-        !vsb_ctl_mounts_setup_filesystems(cfg, rootfd, &error) ||
+    if ((rootfd = vsb_ctl_mounts_setup_root(cfg, &pre, &error)) < 0 ||
+        !vsb_ctl_mounts_setup_filesystems(cfg, &pre, rootfd, &error) ||
         !vsb_ctl_devices_setup(cfg, rootfd, &error) ||
         !vsb_ctl_mounts_setup_proc(cfg, rootfd, &error) ||
         !vsb_ctl_mounts_setup_sys(cfg, rootfd, &error) ||
@@ -358,6 +378,7 @@ vsb_ctl_child_run(const VsbCtlChildConfig *cfg)
 
  fail:
     child_report_error(cfg, code, error ? error->message : "unknown error");
+    vsb_ctl_premounts_clear(&pre);
     identity_clear(&id);
     return code;
 }

@@ -24,8 +24,7 @@ bool
 vsb_ctl_console_setup(const VsbCtlChildConfig *cfg, int rootfd,
                       int *master, int *slave, GError **error)
 {
-    g_autofree char *ptmx = g_build_filename(cfg->staging, "dev", "pts", "ptmx", NULL);
-    g_auto(VsbFd) mfd = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    g_auto(VsbFd) mfd = vsb_ctl_openat_in_root(rootfd, "dev/pts/ptmx", O_RDWR | O_NOCTTY, error);
     g_auto(VsbFd) sfd = -1;
     g_autofree char *slave_path = NULL;
     int unlock = 0;
@@ -33,7 +32,7 @@ vsb_ctl_console_setup(const VsbCtlChildConfig *cfg, int rootfd,
     struct termios tio;
 
     if (mfd < 0)
-        return vsb_error_set_errno(error, errno, "Cannot open %s", ptmx);
+        return false;
     if (ioctl(mfd, TIOCSPTLCK, &unlock) < 0 || ioctl(mfd, TIOCGPTN, &ptn) < 0)
         return vsb_error_set_errno(error, errno, "Cannot set up the console pty");
     /* TIOCGPTPEER opens the slave through the master: no path lookup
@@ -46,8 +45,8 @@ vsb_ctl_console_setup(const VsbCtlChildConfig *cfg, int rootfd,
         tio.c_oflag &= ~ONLCR;
         tcsetattr(sfd, TCSANOW, &tio);
     }
-    slave_path = g_strdup_printf("%s/dev/pts/%u", cfg->staging, ptn);
-    if (!vsb_ctl_bind_at(slave_path, rootfd, "dev/console", false, false, error))
+    slave_path = g_strdup_printf("dev/pts/%u", ptn);
+    if (!vsb_ctl_bind_at(rootfd, slave_path, rootfd, "dev/console", false, false, error))
         return false;
     *master = g_steal_fd(&mfd);
     *slave = g_steal_fd(&sfd);

@@ -69,7 +69,7 @@ make_node(const VsbCtlChildConfig *cfg, int rootfd, int devfd, const DevNode *no
         if (errno != EPERM)
             return vsb_error_set_errno(error, errno, "Cannot create /dev/%s", node->name);
     }
-    return vsb_ctl_bind_at(hostpath, rootfd, target, false, false, error);
+    return vsb_ctl_bind_at(-1, hostpath, rootfd, target, false, false, error);
 }
 
 bool

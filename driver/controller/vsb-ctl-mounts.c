@@ -25,6 +25,16 @@ sys_openat2(int dirfd, const char *path, int flags, unsigned long long resolve)
 }
 
 int
+vsb_ctl_openat_in_root(int rootfd, const char *path, int flags, GError **error)
+{
+    int fd = sys_openat2(rootfd, path, flags | O_CLOEXEC, RESOLVE_IN_ROOT);
+
+    if (fd < 0)
+        vsb_error_set_errno(error, errno, "Cannot open %s in the container", path);
+    return fd;
+}
+
+int
 vsb_ctl_open_in_root(int rootfd, const char *path, bool create, bool file, GError **error)
 {
     g_auto(GStrv) parts = g_strsplit(path, "/", -1);
@@ -169,10 +179,10 @@ clone_tree(int src_root, const char *src, bool recursive, bool readonly, GError 
 }
 
 bool
-vsb_ctl_bind_at(const char *src, int rootfd, const char *path, bool recursive,
-                bool readonly, GError **error)
+vsb_ctl_bind_at(int src_root, const char *src, int rootfd, const char *path,
+                bool recursive, bool readonly, GError **error)
 {
-    g_auto(VsbFd) mfd = clone_tree(-1, src, recursive, readonly, error);
+    g_auto(VsbFd) mfd = clone_tree(src_root, src, recursive, readonly, error);
     struct stat st;
 
     if (mfd < 0)
@@ -182,27 +192,25 @@ vsb_ctl_bind_at(const char *src, int rootfd, const char *path, bool recursive,
     return vsb_ctl_attach_in_root(mfd, rootfd, path, !S_ISDIR(st.st_mode), error);
 }
 
-int
-vsb_ctl_mounts_setup_root(const VsbCtlChildConfig *cfg, GError **error)
+static int
+prepare_root(const VsbCtlChildConfig *cfg, GError **error)
 {
     const VsbDomainFS *root = vsb_domain_def_get_root(cfg->def);
-    g_auto(VsbFd) mfd = -1;
-    int rootfd;
-
-    /* Nothing we mount may propagate back to the host. */
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-        return vsb_error_set_errno(error, errno, "Cannot make / private"), -1;
+    struct stat st;
+    int mfd = -1;
 
     if (!root) {
         /* The host's whole tree, read-only; /proc, /sys, /dev are
-         * replaced by the container's own below. */
-        mfd = clone_tree(-1, "/", true, true, error);
-    } else if (root->type == VSB_DOMAIN_FS_FILE) {
+         * replaced by the container's own later. */
+        return clone_tree(-1, "/", true, true, error);
+    }
+    switch (root->type) {
+    case VSB_DOMAIN_FS_FILE:
         mfd = dup(cfg->root_mount_fd);
         if (mfd < 0)
             vsb_error_set_errno(error, errno, "Cannot use the mount of %s", root->source);
-    } else if (root->type == VSB_DOMAIN_FS_MOUNT) {
-        struct stat st;
+        return mfd;
+    case VSB_DOMAIN_FS_MOUNT:
         if (stat(root->source, &st) < 0)
             return vsb_error_set_errno(error, errno, "Root directory %s", root->source), -1;
         if (!S_ISDIR(st.st_mode)) {
@@ -210,23 +218,88 @@ vsb_ctl_mounts_setup_root(const VsbCtlChildConfig *cfg, GError **error)
                         "Root directory %s is not a directory", root->source);
             return -1;
         }
-        mfd = clone_tree(-1, root->source, true, root->readonly, error);
-    } else if (root->type == VSB_DOMAIN_FS_RAM) {
+        return clone_tree(-1, root->source, true, root->readonly, error);
+    case VSB_DOMAIN_FS_RAM: {
         g_autofree char *size = g_strdup_printf("size=%llu", root->usage_kib * 1024);
         const char *opts[] = { "mode=0755", root->usage_kib ? size : NULL, NULL };
-        mfd = vsb_ctl_fs_new("tmpfs", opts, MOUNT_ATTR_NODEV, error);
-    } else {
+        return vsb_ctl_fs_new("tmpfs", opts, MOUNT_ATTR_NODEV, error);
+    }
+    case VSB_DOMAIN_FS_BIND:
+    case VSB_DOMAIN_FS_LAST:
+    default:
         g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                     "A filesystem of type %s cannot be the root",
                     vsb_domain_fs_type_to_string(root->type));
-    }
-    if (mfd < 0)
         return -1;
-    if (move_mount(mfd, "", AT_FDCWD, cfg->staging, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    }
+}
+
+bool
+vsb_ctl_mounts_prepare(const VsbCtlChildConfig *cfg, VsbCtlPremounts *pre, GError **error)
+{
+    pre->n_fs = cfg->def->filesystems->len;
+    pre->fs_fds = g_new(int, pre->n_fs ? pre->n_fs : 1);
+    for (guint i = 0; i < pre->n_fs; i++)
+        pre->fs_fds[i] = -1;
+    pre->root_fd = -1;
+
+    /* Nothing we mount may propagate back to the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return vsb_error_set_errno(error, errno, "Cannot make / private");
+    pre->staging_fd = open(cfg->staging, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pre->staging_fd < 0)
+        return vsb_error_set_errno(error, errno, "Cannot open %s", cfg->staging);
+    pre->root_fd = prepare_root(cfg, error);
+    if (pre->root_fd < 0)
+        return false;
+    for (guint i = 0; i < pre->n_fs; i++) {
+        VsbDomainFS *fs = g_ptr_array_index(cfg->def->filesystems, i);
+
+        if (g_str_equal(fs->target, "/"))
+            continue;
+        if (fs->type == VSB_DOMAIN_FS_MOUNT) {
+            pre->fs_fds[i] = clone_tree(-1, fs->source, true, fs->readonly, error);
+        } else if (fs->type == VSB_DOMAIN_FS_FILE) {
+            pre->fs_fds[i] = dup(cfg->fs_mount_fds[i]);
+            if (pre->fs_fds[i] < 0)
+                vsb_error_set_errno(error, errno, "Cannot use the mount of %s", fs->source);
+        } else {
+            continue;
+        }
+        if (pre->fs_fds[i] < 0) {
+            g_prefix_error(error, "Filesystem %s (target %s): ", fs->source, fs->target);
+            return false;
+        }
+    }
+    return true;
+}
+
+void
+vsb_ctl_premounts_clear(VsbCtlPremounts *pre)
+{
+    for (guint i = 0; pre->fs_fds && i < pre->n_fs; i++)
+        if (pre->fs_fds[i] >= 0)
+            close(pre->fs_fds[i]);
+    g_clear_pointer(&pre->fs_fds, g_free);
+    if (pre->root_fd >= 0)
+        close(pre->root_fd);
+    if (pre->staging_fd >= 0)
+        close(pre->staging_fd);
+    pre->root_fd = pre->staging_fd = -1;
+}
+
+int
+vsb_ctl_mounts_setup_root(const VsbCtlChildConfig *cfg, VsbCtlPremounts *pre, GError **error)
+{
+    int rootfd;
+
+    if (move_mount(pre->root_fd, "", pre->staging_fd, "",
+                   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
         return vsb_error_set_errno(error, errno, "Cannot mount the root on %s", cfg->staging), -1;
-    rootfd = open(cfg->staging, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    /* The detached mount's fd now points at the attached root. */
+    rootfd = openat(pre->root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
-        vsb_error_set_errno(error, errno, "Cannot open %s", cfg->staging);
+        vsb_error_set_errno(error, errno, "Cannot open the container root");
     return rootfd;
 }
 
@@ -241,23 +314,18 @@ compare_fs_target(gconstpointer a, gconstpointer b)
 }
 
 static bool
-setup_one_fs(const VsbCtlChildConfig *cfg, const VsbDomainFS *fs, int mount_fd,
-             int rootfd, GError **error)
+setup_one_fs(const VsbDomainFS *fs, int *premount_fd, int rootfd, GError **error)
 {
     g_auto(VsbFd) mfd = -1;
     struct stat st;
 
     switch (fs->type) {
     case VSB_DOMAIN_FS_MOUNT:
-        mfd = clone_tree(-1, fs->source, true, fs->readonly, error);
+    case VSB_DOMAIN_FS_FILE:
+        mfd = g_steal_fd(premount_fd);
         break;
     case VSB_DOMAIN_FS_BIND:
         mfd = clone_tree(rootfd, fs->source, true, fs->readonly, error);
-        break;
-    case VSB_DOMAIN_FS_FILE:
-        mfd = dup(mount_fd);
-        if (mfd < 0)
-            vsb_error_set_errno(error, errno, "Cannot use the mount of %s", fs->source);
         break;
     case VSB_DOMAIN_FS_RAM: {
         g_autofree char *size = g_strdup_printf("size=%llu", fs->usage_kib * 1024);
@@ -277,7 +345,8 @@ setup_one_fs(const VsbCtlChildConfig *cfg, const VsbDomainFS *fs, int mount_fd,
 }
 
 bool
-vsb_ctl_mounts_setup_filesystems(const VsbCtlChildConfig *cfg, int rootfd, GError **error)
+vsb_ctl_mounts_setup_filesystems(const VsbCtlChildConfig *cfg, VsbCtlPremounts *pre,
+                                 int rootfd, GError **error)
 {
     g_autoptr(GPtrArray) sorted = g_ptr_array_new();
     g_autoptr(GHashTable) index = g_hash_table_new(NULL, NULL);
@@ -294,7 +363,7 @@ vsb_ctl_mounts_setup_filesystems(const VsbCtlChildConfig *cfg, int rootfd, GErro
         VsbDomainFS *fs = g_ptr_array_index(sorted, i);
         guint idx = GPOINTER_TO_UINT(g_hash_table_lookup(index, fs));
 
-        if (!setup_one_fs(cfg, fs, cfg->fs_mount_fds[idx], rootfd, error)) {
+        if (!setup_one_fs(fs, &pre->fs_fds[idx], rootfd, error)) {
             g_prefix_error(error, "Filesystem %s (target %s): ",
                            fs->source ? fs->source : vsb_domain_fs_type_to_string(fs->type),
                            fs->target);
@@ -334,8 +403,6 @@ path_exists_in_root(int rootfd, const char *path)
 bool
 vsb_ctl_mounts_setup_proc(const VsbCtlChildConfig *cfg, int rootfd, GError **error)
 {
-    g_autofree char *devnull = g_build_filename(cfg->staging, "dev", "null", NULL);
-
     if (!vsb_ctl_mount_fs_at(rootfd, "proc", "proc", NULL,
                              MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, error))
         return false;
@@ -350,7 +417,7 @@ vsb_ctl_mounts_setup_proc(const VsbCtlChildConfig *cfg, int rootfd, GError **err
     for (size_t i = 0; i < G_N_ELEMENTS(masked_files); i++) {
         if (!path_exists_in_root(rootfd, masked_files[i]))
             continue;
-        if (!vsb_ctl_bind_at(devnull, rootfd, masked_files[i], false, true, error))
+        if (!vsb_ctl_bind_at(rootfd, "dev/null", rootfd, masked_files[i], false, true, error))
             return false;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(masked_dirs); i++) {

@@ -13,12 +13,30 @@
 
 #include "vsb-ctl-child.h"
 
-/* Mount the root (host dir, image, or the host's / read-only) on
- * cfg->staging; returns an O_PATH fd of the new root or -1. */
-int vsb_ctl_mounts_setup_root(const VsbCtlChildConfig *cfg, GError **error);
+/* What must be taken from the host while the child still has the
+ * host's identity: with a user namespace, the namespace's root may not
+ * even be able to look up the host paths (a 0700 run directory, a
+ * private source directory).  Detached mounts, attached later. */
+typedef struct {
+    int staging_fd;       /* O_PATH of the staging directory */
+    int root_fd;          /* detached root tree */
+    int *fs_fds;          /* per filesystem: detached tree, or -1 (made in the container) */
+    guint n_fs;
+} VsbCtlPremounts;
+
+bool vsb_ctl_mounts_prepare(const VsbCtlChildConfig *cfg, VsbCtlPremounts *pre, GError **error);
+void vsb_ctl_premounts_clear(VsbCtlPremounts *pre);
+
+/* Attach the root on the staging directory; returns an O_PATH fd of
+ * the new root or -1. */
+int vsb_ctl_mounts_setup_root(const VsbCtlChildConfig *cfg, VsbCtlPremounts *pre, GError **error);
 
 /* The other <filesystem> elements, parents before children. */
-bool vsb_ctl_mounts_setup_filesystems(const VsbCtlChildConfig *cfg, int rootfd, GError **error);
+bool vsb_ctl_mounts_setup_filesystems(const VsbCtlChildConfig *cfg, VsbCtlPremounts *pre,
+                                      int rootfd, GError **error);
+
+/* Open @path inside @rootfd with @flags (no creation). */
+int vsb_ctl_openat_in_root(int rootfd, const char *path, int flags, GError **error);
 
 /* /proc (with masked and read-only paths) and /sys (read-only, with
  * the container's own cgroups). /dev must exist first. */
@@ -41,6 +59,7 @@ int vsb_ctl_fs_new(const char *fstype, const char *const *opts, unsigned int att
 /* Mount a fresh @fstype at @path in @rootfd. */
 bool vsb_ctl_mount_fs_at(int rootfd, const char *path, const char *fstype,
                          const char *const *opts, unsigned int attrs, GError **error);
-/* Bind (a clone of) @src at @path in @rootfd. */
-bool vsb_ctl_bind_at(const char *src, int rootfd, const char *path, bool recursive,
-                     bool readonly, GError **error);
+/* Bind (a clone of) @src at @path in @rootfd; @src is a host path, or
+ * a path inside the container when @src_root >= 0. */
+bool vsb_ctl_bind_at(int src_root, const char *src, int rootfd, const char *path,
+                     bool recursive, bool readonly, GError **error);
