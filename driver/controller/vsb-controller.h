@@ -10,8 +10,10 @@
  *                           [--cgroup-partition NAME] [--ready-fd FD]
  *
  *   --foreground   the container's console is the controller's own
- *                  stdin/stdout (raw mode when stdin is a terminal);
- *                  the controller exits with init's exit status.
+ *                  stdin/stdout (raw mode when stdin is a terminal;
+ *                  otherwise the end of stdin is typed as the
+ *                  terminal's EOF character); the controller exits with
+ *                  init's exit status.
  *   --run-dir      where state files live (default RUNSTATEDIR
  *                  "/virt-sandbox/lxc", i.e. /run/virt-sandbox/lxc).
  *   --cgroup-partition  the cgroup under which the domain's cgroup is
@@ -37,8 +39,9 @@
  *   NAME.sock   the control socket (see below).
  *   NAME.exit   written when init has exited and the container is torn
  *               down: "status=N\n" (N as the exit status above) and
- *               "reason=exited|signaled|destroyed|error\n".  It stays
- *               until someone collects (reads and unlinks) it.
+ *               "reason=exited|signaled|destroyed\n".  It stays until
+ *               someone collects (reads and unlinks) it.  A start that
+ *               failed writes none: --ready-fd and stderr tell.
  *   NAME.root   the staging mount point of the root filesystem (an
  *               empty directory on the host; mounts on it exist only in
  *               the container's mount namespace).

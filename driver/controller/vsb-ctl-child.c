@@ -35,6 +35,7 @@
 #include <grp.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -344,6 +345,13 @@ vsb_ctl_child_run(const VsbCtlChildConfig *cfg)
     VsbCtlPremounts pre = { .staging_fd = -1, .root_fd = -1 };
     int code = VSB_CTL_EXIT_FAILURE;
 
+    /* Nobody could supervise or reattach to a container whose
+     * controller died: it dies with it.  (Survives exec; the kernel's
+     * SIGKILL reaches a namespace's init.) */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+        vsb_error_set_errno(&error, errno, "Cannot tie the container to its controller");
+        goto fail;
+    }
     if (!child_wait_for_go(cfg, &error) ||
         !vsb_ctl_mounts_prepare(cfg, &pre, &error) ||
         !child_become_ns_root(cfg, &error) ||

@@ -68,6 +68,7 @@ struct _VsbCtlConsole {
     guint in_watch;
     guint out_watch;
     GByteArray *to_out;           /* output queued for a client */
+    guint8 last_in;               /* last byte of input, 0 if none yet */
 
     bool tty_raw;
     int tty_fd;
@@ -212,6 +213,22 @@ master_readable(gint fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+/* The end of a piped stdin: a pty has no EOF of its own, so type the
+ * terminal's EOF character, as a person at a terminal would.  In
+ * canonical mode it ends input only at the start of a line: after a
+ * partial line the first one just flushes it. */
+static void
+send_eof(VsbCtlConsole *con)
+{
+    struct termios tio;
+    guint8 eof[2];
+
+    if (tcgetattr(con->master, &tio) < 0)
+        return;
+    eof[0] = eof[1] = tio.c_cc[VEOF];
+    queue_to_master(con, eof, con->last_in == '\n' || con->last_in == 0 ? 1 : 2);
+}
+
 static gboolean
 in_readable(gint fd, GIOCondition cond, gpointer opaque)
 {
@@ -226,9 +243,12 @@ in_readable(gint fd, GIOCondition cond, gpointer opaque)
         if (con->client) {
             /* The client hung up: detach it, the container runs on. */
             detach_peer(con);
+        } else if (!con->tty_raw) {
+            send_eof(con);
         }
         return G_SOURCE_REMOVE;
     }
+    con->last_in = buf[n - 1];
     queue_to_master(con, buf, n);
     return G_SOURCE_CONTINUE;
 }

@@ -1,0 +1,74 @@
+# tools/lib.sh: shared by tools/quickstart, tools/run-tests and .ci/run.
+# Source it after setting nothing; it defines VSB_SRCDIR and functions.
+# shellcheck shell=bash
+
+VSB_SRCDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VSB_CONFIGURE_ARGS=(--prefix=/usr/local --sysconfdir=/etc --localstatedir=/var)
+
+vsb_say() { printf '==> %s\n' "$*"; }
+vsb_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+vsb_need_root() {
+    [ "$(id -u)" = 0 ] || vsb_die "$(basename "$0") must run as root (it creates containers)"
+}
+
+# Package names from tools/packages.txt (or the files given).
+vsb_package_list() {
+    local f
+    for f in "${@:-$VSB_SRCDIR/tools/packages.txt}"; do
+        sed -e 's/#.*//' -e 's/[[:space:]]//g' "$f" | grep -v '^$'
+    done
+}
+
+# Print the packages of the list that are not installed.
+vsb_packages_missing() {
+    local installed p
+    installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null |
+                awk '$2 == "ii" { print $1 }')
+    for p in "$@"; do
+        grep -qxF "$p" <<<"$installed" || echo "$p"
+    done
+}
+
+# Install what is missing of the given packages; apt-get update only
+# when something is missing, so a second run costs one dpkg-query.
+vsb_install_packages() {
+    local missing
+    mapfile -t missing < <(vsb_packages_missing "$@")
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    vsb_say "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q || return 1
+    apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null || return 1
+}
+
+# autogen (only when configure is missing or older than its inputs),
+# configure (only when the build dir is not configured, or with other
+# arguments, or configure changed), make -j2.  $1 = build dir.
+vsb_build() {
+    local builddir=$1 src=$VSB_SRCDIR want have
+    if [ -e "$src/config.status" ]; then
+        vsb_die "$src is configured in-tree (config.status exists); run 'make distclean' there first: builds go to $builddir"
+    fi
+    if [ ! -x "$src/configure" ] || [ ! -e "$src/Makefile.in" ] ||
+       [ "$src/configure.ac" -nt "$src/configure" ] ||
+       [ "$src/Makefile.am" -nt "$src/configure" ]; then
+        vsb_say "autogen.sh"
+        (cd "$src" && NOCONFIGURE=1 ./autogen.sh) || return 1
+    fi
+    mkdir -p "$builddir" || return 1
+    want="${VSB_CONFIGURE_ARGS[*]}"
+    have=""
+    if [ -x "$builddir/config.status" ]; then
+        have=$("$builddir/config.status" --config 2>/dev/null | tr -d "'")
+    fi
+    if [ ! -e "$builddir/Makefile" ] || [ "$have" != "$want" ] ||
+       [ "$src/configure" -nt "$builddir/config.status" ]; then
+        vsb_say "configure ${VSB_CONFIGURE_ARGS[*]} (in $builddir)"
+        (cd "$builddir" && "$src/configure" "${VSB_CONFIGURE_ARGS[@]}") || return 1
+    fi
+    vsb_say "make -j2 (in $builddir)"
+    make -C "$builddir" -j2
+}
