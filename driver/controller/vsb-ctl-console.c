@@ -99,20 +99,27 @@ queue_to_master(VsbCtlConsole *con, const guint8 *buf, gsize len)
         con->master_out_watch = g_unix_fd_add(con->master, G_IO_OUT, master_writable, con);
 }
 
+/* Write what @queue holds to @fd: true while the fd works (what
+ * could not be written stays queued), false on a real error. */
+static bool
+flush_queue(int fd, GByteArray *queue)
+{
+    ssize_t n = write(fd, queue->data, queue->len);
+
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR;
+    g_byte_array_remove_range(queue, 0, n);
+    return true;
+}
+
 static gboolean
 master_writable(gint fd, GIOCondition cond, gpointer opaque)
 {
     VsbCtlConsole *con = opaque;
-    ssize_t n = write(fd, con->to_master->data, con->to_master->len);
 
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return G_SOURCE_CONTINUE;
-    if (n < 0) {
-        /* The container is gone: drop what it will never read. */
+    /* An error means the container is gone: drop what it will never read. */
+    if (!flush_queue(fd, con->to_master))
         g_byte_array_set_size(con->to_master, 0);
-    } else {
-        g_byte_array_remove_range(con->to_master, 0, n);
-    }
     if (con->to_master->len)
         return G_SOURCE_CONTINUE;
     con->master_out_watch = 0;
@@ -142,16 +149,12 @@ static gboolean
 out_writable(gint fd, GIOCondition cond, gpointer opaque)
 {
     VsbCtlConsole *con = opaque;
-    ssize_t n = write(fd, con->to_out->data, con->to_out->len);
 
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return G_SOURCE_CONTINUE;
-    if (n < 0) {
+    if (!flush_queue(fd, con->to_out)) {
         con->out_watch = 0;
         detach_peer(con);
         return G_SOURCE_REMOVE;
     }
-    g_byte_array_remove_range(con->to_out, 0, n);
     if (con->to_out->len)
         return G_SOURCE_CONTINUE;
     con->out_watch = 0;
