@@ -19,6 +19,8 @@
 #include "vsb-domain-conf.h"
 
 #include <glib/gstdio.h>
+#include <libxml/parser.h>
+#include <libxml/relaxng.h>
 #include <limits.h>
 #include <string.h>
 #include <unistd.h>
@@ -81,6 +83,51 @@ check_schema(const char *xml, const char *name)
         g_error("%s: libvirt's schema rejects our output:\n%s%s\n%s", name, out, err, xml);
 }
 
+/* Our <vsb:sandbox> element, when the document has one, must match
+ * its documented schema, libvirt-xml/vsb-domain.rng. */
+static void
+check_vsb_schema(const char *xml, const char *name)
+{
+    g_autofree char *rng_path = g_build_filename(data_dir, "..", "..", "libvirt-xml",
+                                                 "vsb-domain.rng", NULL);
+    xmlDoc *doc = xmlReadMemory(xml, strlen(xml), name, NULL, XML_PARSE_NONET);
+    xmlNode *found = NULL;
+    xmlRelaxNGParserCtxt *pctxt;
+    xmlRelaxNG *schema;
+    xmlRelaxNGValidCtxt *vctxt;
+    xmlDoc *sub;
+    int rc;
+
+    g_assert_nonnull(doc);
+    for (xmlNode *c = xmlDocGetRootElement(doc)->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE || !xmlStrEqual(c->name, BAD_CAST "metadata"))
+            continue;
+        for (xmlNode *m = c->children; m; m = m->next) {
+            if (m->type == XML_ELEMENT_NODE && m->ns &&
+                xmlStrEqual(m->ns->href, BAD_CAST VSB_DOMAIN_XMLNS))
+                found = m;
+        }
+    }
+    if (!found) {
+        xmlFreeDoc(doc);
+        return;
+    }
+    sub = xmlNewDoc(BAD_CAST "1.0");
+    xmlDocSetRootElement(sub, xmlDocCopyNode(found, sub, 1));
+    pctxt = xmlRelaxNGNewParserCtxt(rng_path);
+    schema = xmlRelaxNGParse(pctxt);
+    g_assert_nonnull(schema);
+    vctxt = xmlRelaxNGNewValidCtxt(schema);
+    rc = xmlRelaxNGValidateDoc(vctxt, sub);
+    xmlRelaxNGFreeValidCtxt(vctxt);
+    xmlRelaxNGFree(schema);
+    xmlRelaxNGFreeParserCtxt(pctxt);
+    xmlFreeDoc(sub);
+    xmlFreeDoc(doc);
+    if (rc != 0)
+        g_error("%s: <vsb:sandbox> does not match libvirt-xml/vsb-domain.rng", name);
+}
+
 static char *
 parse_format(const char *path, GError **error)
 {
@@ -119,6 +166,7 @@ test_valid(gconstpointer data)
         g_assert_cmpstr(again, ==, expected);
     }
     check_schema(actual, name);
+    check_vsb_schema(actual, name);
 }
 
 /* Documentation examples: canonical, and libvirt's schema accepts them. */
@@ -134,6 +182,7 @@ test_example(gconstpointer data)
     g_assert_no_error(error);
     g_assert_cmpstr(actual, ==, in);
     check_schema(actual, file);
+    check_vsb_schema(actual, file);
 }
 
 typedef struct {
@@ -548,8 +597,13 @@ test_fields(void)
     g_assert_cmpint(def->on_crash, ==, VSB_DOMAIN_LIFECYCLE_PRESERVE);
     g_assert_cmpstr(def->emulator, ==, "/usr/libexec/virt-sandbox-controller");
     g_assert_true(def->has_console);
-    g_assert_nonnull(def->metadata_xml);
-    g_assert_nonnull(strstr(def->metadata_xml, VSB_DOMAIN_XMLNS));
+    /* ours is parsed out of <metadata>, nothing foreign is left */
+    g_assert_null(def->metadata_xml);
+    g_assert_cmpint(def->timens_monotonic.mode, ==, VSB_DOMAIN_TIMENS_START);
+    g_assert_cmpint(def->timens_monotonic.ns, ==, 0);
+    g_assert_cmpint(def->timens_boottime.mode, ==, VSB_DOMAIN_TIMENS_OFFSET);
+    g_assert_cmpint(def->timens_boottime.ns, ==, -3600500000000LL);
+    g_assert_null(def->timezone);
     g_assert_cmpuint(def->filesystems->len, ==, 4);
     fs = def->filesystems->pdata[0];
     g_assert_cmpint(fs->type, ==, VSB_DOMAIN_FS_FILE);
@@ -559,6 +613,41 @@ test_fields(void)
     g_assert_cmpint(fs->type, ==, VSB_DOMAIN_FS_RAM);
     g_assert_cmpuint(fs->usage_kib, ==, 65536);
     g_assert_false(fs->readonly);
+}
+
+/* A definition made in code formats our element and the time zone,
+ * and parses back to the same values. */
+static void
+test_time_format(void)
+{
+    g_autoptr(VsbDomainDef) def = vsb_domain_def_new();
+    g_autoptr(VsbDomainDef) back = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *again = NULL;
+
+    def->name = g_strdup("t");
+    def->timezone = g_strdup("America/Argentina/Buenos_Aires");
+    def->timens_boottime.mode = VSB_DOMAIN_TIMENS_START;
+    def->timens_boottime.ns = 1000000000LL * 86400 + 1;
+    def->timens_monotonic.mode = VSB_DOMAIN_TIMENS_OFFSET;
+    def->timens_monotonic.ns = -VSB_DOMAIN_TIMENS_MAX_SEC * 1000000000LL;
+    def->metadata_xml = g_strdup("<metadata/>");
+    xml = vsb_domain_def_format(def, -1);
+    g_assert_nonnull(strstr(xml, "  <metadata>\n    <vsb:sandbox xmlns:vsb=\""));
+    g_assert_nonnull(strstr(xml, "<vsb:boottime start=\"86400.000000001\"/>"));
+    g_assert_nonnull(strstr(xml, "<vsb:monotonic offset=\"-4611686017\"/>"));
+    g_assert_nonnull(strstr(xml, "<clock offset='timezone' "
+                                 "timezone='America/Argentina/Buenos_Aires'/>"));
+    back = vsb_domain_def_parse_string(xml, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(back->timens_boottime.ns, ==, def->timens_boottime.ns);
+    g_assert_cmpint(back->timens_monotonic.ns, ==, def->timens_monotonic.ns);
+    g_assert_cmpstr(back->timezone, ==, def->timezone);
+    again = vsb_domain_def_format(back, -1);
+    /* <metadata/> held nothing foreign: not kept */
+    g_assert_cmpstr(again, ==, xml);
+    check_vsb_schema(xml, "test_time_format");
 }
 
 /* libxml2 must not print anything: errors go to the GError only. */
@@ -730,6 +819,7 @@ main(int argc, char **argv)
     g_test_add_func("/domain-conf/escaping", test_escaping);
     g_test_add_func("/domain-conf/get-root", test_get_root);
     g_test_add_func("/domain-conf/fields", test_fields);
+    g_test_add_func("/domain-conf/time-format", test_time_format);
     g_test_add_func("/domain-conf/parse-file-missing", test_parse_file_missing);
     g_test_add_func("/domain-conf/quiet", test_quiet);
     g_test_add_func("/domain-conf/outputs-have-inputs", test_outputs_have_inputs);

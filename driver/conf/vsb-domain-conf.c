@@ -13,6 +13,8 @@
 #include <config.h>
 
 #include "vsb-domain-conf.h"
+#include "vsb-domain-ns.h"
+#include "vsb-domain-seclabel.h"
 #include "vsb-util.h"
 #include "vsb-xml-util.h"
 
@@ -204,6 +206,8 @@ vsb_domain_def_free(VsbDomainDef *def)
     g_free(def->title);
     g_free(def->description);
     g_free(def->metadata_xml);
+    g_free(def->timezone);
+    vsb_domain_seclabel_free(def->seclabel);
     g_free(def->cpuset);
     g_free(def->os_arch);
     g_free(def->init);
@@ -556,6 +560,7 @@ parse_metadata(xmlNode *node, VsbDomainDef *def, GError **error)
     g_autoptr(xmlBuffer) buf = NULL;
     xmlNode *copy;
     int old_indent, r;
+    bool ours = false, foreign = false;
 
     if (!vsb_xml_check_attrs(node, NULL, NULL, error))
         return false;
@@ -583,7 +588,17 @@ parse_metadata(xmlNode *node, VsbDomainDef *def, GError **error)
             }
         }
         g_ptr_array_add(hrefs, (gpointer)c->ns->href);
+        if (vsb_domain_ns_is_ours(c)) {
+            if (!vsb_domain_ns_parse(c, def, error))
+                return false;
+            ours = true;
+        } else {
+            foreign = true;
+        }
     }
+    /* Ours is parsed into the definition and written back from it. */
+    if (ours && !foreign)
+        return true;
 
     /* A copy in its own document: namespaces declared on ancestors are
      * re-declared on the copied <metadata>, so the dump stands alone. */
@@ -593,6 +608,27 @@ parse_metadata(xmlNode *node, VsbDomainDef *def, GError **error)
         return false;
     }
     xmlDocSetRootElement(doc, copy);
+    if (ours) {
+        for (xmlNode *c = copy->children, *next; c; c = next) {
+            next = c->next;
+            if (vsb_domain_ns_is_ours(c)) {
+                xmlUnlinkNode(c);
+                xmlFreeNode(c);
+            }
+        }
+        /* A declaration of our namespace re-declared on the copy would
+         * now declare it for nothing. */
+        for (xmlNs **nsp = &copy->nsDef; *nsp;) {
+            xmlNs *ns = *nsp;
+            if (ns->href && xmlStrEqual(ns->href, VSB_XC(VSB_DOMAIN_XMLNS))) {
+                *nsp = ns->next;
+                ns->next = NULL;
+                xmlFreeNs(ns);
+            } else {
+                nsp = &ns->next;
+            }
+        }
+    }
     vsb_xml_strip_blank_text(copy);
 
     /* Level 1: indented for its place as a child of <domain>; the
@@ -1170,16 +1206,48 @@ parse_features(xmlNode *node, VsbDomainDef *def, GError **error)
     return true;
 }
 
-/* Containers share the host's clock: the only clock an LXC domain has
- * is the one libvirt writes for every LXC domain, <clock offset='utc'/>. */
+/* A container shares the host's realtime clock: the kernel's time
+ * namespace offsets CLOCK_MONOTONIC and CLOCK_BOOTTIME only (those are
+ * in <vsb:time>).  So offset='utc' (libvirt's default for LXC) or
+ * offset='timezone', which only sets TZ for init; every realtime
+ * offset is refused, saying why, never ignored. */
 static bool
 parse_clock(xmlNode *node, VsbDomainDef *def, GError **error)
 {
-    static const char *const allowed[] = { "offset", NULL };
-    static const char *const unsupported[] = { "adjustment", "basis", "timezone", NULL };
+    static const char *const allowed[] = { "offset", "timezone", NULL };
+    static const char *const unsupported[] = { "adjustment", "basis", "start", NULL };
     static const char *const known[] = { "timer", NULL };
-    g_autofree char *offset = NULL;
+    g_autofree char *offset = vsb_xml_prop(node, "offset");
+    g_autofree char *tz = NULL;
+    g_autofree char *adjustment = vsb_xml_prop(node, "adjustment");
 
+    if (!offset) {
+        VSB_CONF_ERROR(error, INVALID, "missing attribute 'offset' on <clock> (line %ld)",
+                       vsb_xml_elem_line(node));
+        return false;
+    }
+    if (strcmp(offset, "variable") == 0 || strcmp(offset, "absolute") == 0 ||
+        (adjustment && strcmp(offset, "localtime") != 0)) {
+        VSB_CONF_ERROR(error, UNSUPPORTED,
+                       "unsupported <clock offset='%s'%s%s%s>: a realtime clock offset cannot "
+                       "be honoured for a container (the kernel's time namespace offsets only "
+                       "CLOCK_MONOTONIC and CLOCK_BOOTTIME; the KVM sandbox can offset the "
+                       "realtime clock)", offset, adjustment ? " adjustment='" : "",
+                       adjustment ? adjustment : "", adjustment ? "'" : "");
+        return false;
+    }
+    if (strcmp(offset, "localtime") == 0) {
+        VSB_CONF_ERROR(error, UNSUPPORTED,
+                       "unsupported <clock offset='localtime'>: a container shares the host's "
+                       "realtime clock; set its time zone with "
+                       "<clock offset='timezone' timezone='Area/City'>");
+        return false;
+    }
+    if (strcmp(offset, "utc") != 0 && strcmp(offset, "timezone") != 0) {
+        VSB_CONF_ERROR(error, INVALID, "unknown <clock offset='%s'>: expected 'utc' or 'timezone'",
+                       offset);
+        return false;
+    }
     if (!vsb_xml_check_attrs(node, allowed, unsupported, error))
         return false;
     for (xmlNode *c = node->children; c; c = c->next) {
@@ -1190,14 +1258,29 @@ parse_clock(xmlNode *node, VsbDomainDef *def, GError **error)
         if (r > 0)
             return vsb_xml_reject_child(c, known, error);
     }
-    offset = vsb_xml_prop(node, "offset");
-    if (!offset || strcmp(offset, "utc") != 0) {
-        VSB_CONF_ERROR(error, UNSUPPORTED,
-                       "unsupported <clock offset='%s'>: "
-                       "containers use the host clock (offset='utc')",
-                       offset ? offset : "");
+    tz = vsb_xml_prop(node, "timezone");
+    if (strcmp(offset, "utc") == 0) {
+        if (tz) {
+            VSB_CONF_ERROR(error, INVALID, "<clock offset='utc'> takes no timezone= "
+                           "(use offset='timezone')");
+            return false;
+        }
+        return true;
+    }
+    if (!tz) {
+        VSB_CONF_ERROR(error, INVALID, "<clock offset='timezone'> needs timezone=");
         return false;
     }
+    /* libvirt's schema: [a-zA-Z0-9_.+-/]+ (a zoneinfo name or a POSIX
+     * TZ string without spaces). */
+    if (!*tz || strlen(tz) > 255 || strspn(tz, "abcdefghijklmnopqrstuvwxyz"
+                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-/")
+                                    != strlen(tz)) {
+        VSB_CONF_ERROR(error, INVALID, "invalid <clock timezone='%s'>: expected a name such as "
+                       "'Europe/Paris' (letters, digits and _.+-/)", tz);
+        return false;
+    }
+    def->timezone = g_steal_pointer(&tz);
     return true;
 }
 
@@ -1616,6 +1699,7 @@ static const DomainChild domain_children[] = {
     { "on_reboot", parse_on_reboot },
     { "on_crash", parse_on_crash },
     { "devices", parse_devices },
+    { "seclabel", vsb_domain_seclabel_parse },
 };
 
 static bool
@@ -1641,7 +1725,7 @@ parse_domain(xmlNode *root, VsbDomainDef *def, GError **error)
     static const char *const known[] = {
         "genid", "cpu", "sysinfo", "maxMemory", "memoryBacking", "vcpus",
         "iothreads", "iothreadids", "defaultiothread", "blkiotune", "memtune",
-        "numatune", "resource", "on_lockfailure", "pm", "perf", "seclabel",
+        "numatune", "resource", "on_lockfailure", "pm", "perf",
         "keywrap", "launchSecurity", "bootloader", "bootloader_args", NULL
     };
     bool seen[G_N_ELEMENTS(domain_children)] = { false };

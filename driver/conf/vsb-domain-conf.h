@@ -102,6 +102,47 @@ typedef struct {
     char *value;
 } VsbDomainEnv;
 
+/* One clock of the container's time namespace (<vsb:time> in our
+ * <metadata> element; see libvirt-xml/README.md).  Only the clocks the
+ * kernel can offset per namespace exist here: CLOCK_MONOTONIC and
+ * CLOCK_BOOTTIME. */
+typedef enum {
+    VSB_DOMAIN_TIMENS_DEFAULT,   /* not given: the clock reads 0 when the container starts */
+    VSB_DOMAIN_TIMENS_START,     /* start=: the clock's value when the container starts */
+    VSB_DOMAIN_TIMENS_OFFSET,    /* offset=: a fixed offset from the host's clock */
+} VsbDomainTimensMode;
+
+typedef struct {
+    VsbDomainTimensMode mode;
+    gint64 ns;                   /* START: >= 0; OFFSET: either sign; DEFAULT: 0 */
+} VsbDomainTimensClock;
+
+/* Seconds a start= or offset= may be, either way: the kernel refuses a
+ * namespace clock beyond KTIME_SEC_MAX / 2 (about 146 years). */
+#define VSB_DOMAIN_TIMENS_MAX_SEC 4611686017LL
+
+/* <seclabel> (sVirt): how the container's processes are labelled
+ * where SELinux is enabled. */
+typedef enum {
+    VSB_DOMAIN_SECLABEL_DYNAMIC,  /* a unique MCS label allocated at start */
+    VSB_DOMAIN_SECLABEL_STATIC,   /* exactly <label> */
+    VSB_DOMAIN_SECLABEL_NONE,     /* unconfined */
+    VSB_DOMAIN_SECLABEL_LAST
+} VsbDomainSeclabelType;
+const char *vsb_domain_seclabel_type_to_string(VsbDomainSeclabelType t);
+int vsb_domain_seclabel_type_from_string(const char *s);
+
+typedef struct {
+    VsbDomainSeclabelType type;
+    char *model;          /* "selinux", "none" or NULL (the host's) */
+    bool relabel;         /* relabel shared files and images */
+    char *label;          /* static: the label; dynamic: what was allocated (live) */
+    char *imagelabel;     /* dynamic: the files' label (live) */
+    char *baselabel;      /* dynamic: type and range to derive the label from */
+} VsbDomainSeclabel;
+void vsb_domain_seclabel_free(VsbDomainSeclabel *sl);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbDomainSeclabel, vsb_domain_seclabel_free)
+
 typedef struct {
     char *name;
     unsigned char uuid[16];
@@ -111,7 +152,12 @@ typedef struct {
                                     * the element as xmlNodeDump() writes it at depth 1
                                     * (inner lines indented for a child of <domain>,
                                     * first line not), namespaces declared on ancestors
-                                    * re-declared on it */
+                                    * re-declared on it.  Our own <vsb:sandbox> is not
+                                    * in it: it is parsed into the fields below and the
+                                    * formatter writes it back (after the foreign ones);
+                                    * NULL when <metadata> held nothing else */
+    VsbDomainTimensClock timens_monotonic;  /* <vsb:time><vsb:monotonic> */
+    VsbDomainTimensClock timens_boottime;   /* <vsb:time><vsb:boottime> */
 
     unsigned long long memory_kib;         /* <memory>: the hard limit; 0 = none given */
     unsigned long long current_memory_kib; /* <currentMemory>; 0 = same as memory */
@@ -137,12 +183,18 @@ typedef struct {
     VsbDomainCapsPolicy caps_policy;
     VsbDomainTristate caps[VSB_DOMAIN_CAP_COUNT];
 
+    char *timezone;                /* <clock offset='timezone' timezone=...>: TZ of init;
+                                    * NULL for offset='utc' (the only other offset a
+                                    * container can honour: it shares the host's
+                                    * realtime clock) */
+
     VsbDomainLifecycleAction on_poweroff;  /* default destroy */
     VsbDomainLifecycleAction on_reboot;    /* default restart */
     VsbDomainLifecycleAction on_crash;     /* default destroy */
 
     char *emulator;                /* <devices><emulator>, kept for round trip; may be NULL */
     GPtrArray *filesystems;        /* of VsbDomainFS*, never NULL, document order */
+    VsbDomainSeclabel *seclabel;   /* <seclabel>, or NULL */
     bool has_console;              /* <console type='pty'> present (one at most) */
 } VsbDomainDef;
 

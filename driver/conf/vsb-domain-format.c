@@ -10,6 +10,8 @@
 #include <config.h>
 
 #include "vsb-domain-conf.h"
+#include "vsb-domain-ns.h"
+#include "vsb-domain-seclabel.h"
 #include "vsb-xml-util.h"
 
 static void
@@ -188,6 +190,43 @@ format_devices(GString *buf, const VsbDomainDef *def)
     g_string_append(buf, "  </devices>\n");
 }
 
+/* The foreign children kept verbatim, then ours, written from the
+ * definition. */
+static void
+format_metadata(GString *buf, const VsbDomainDef *def)
+{
+    g_autoptr(GString) ours = g_string_new(NULL);
+    const char *m = def->metadata_xml;
+    const char *close;
+
+    vsb_domain_ns_format(ours, def, 2);
+    if (!ours->len) {
+        /* Stored already indented for this depth, first line aside. */
+        if (m)
+            g_string_append_printf(buf, "  %s\n", m);
+        return;
+    }
+    if (!m) {
+        g_string_append_printf(buf, "  <metadata>\n%s  </metadata>\n", ours->str);
+        return;
+    }
+    if (g_str_has_suffix(m, "/>")) {
+        /* <metadata/>, maybe with namespace declarations */
+        g_string_append_printf(buf, "  %.*s>\n%s  </metadata>\n", (int)(strlen(m) - 2), m,
+                               ours->str);
+        return;
+    }
+    /* "...\n  </metadata>": ours goes before the closing line */
+    close = g_strrstr(m, "</metadata>");
+    while (close && close > m && close[-1] == ' ')
+        close--;
+    if (!close) {
+        g_string_append_printf(buf, "  %s\n", m);
+        return;
+    }
+    g_string_append_printf(buf, "  %.*s%s  </metadata>\n", (int)(close - m), m, ours->str);
+}
+
 char *
 vsb_domain_def_format(const VsbDomainDef *def, int id)
 {
@@ -205,10 +244,7 @@ vsb_domain_def_format(const VsbDomainDef *def, int id)
     text_elem(buf, 1, "uuid", uuid);
     text_elem(buf, 1, "title", def->title);
     text_elem(buf, 1, "description", def->description);
-    if (def->metadata_xml) {
-        /* Stored already indented for this depth, first line aside. */
-        g_string_append_printf(buf, "  %s\n", def->metadata_xml);
-    }
+    format_metadata(buf, def);
 
     /* libvirt always writes both, in KiB; "0" means no limit here. */
     current = def->current_memory_kib ? def->current_memory_kib : def->memory_kib;
@@ -228,13 +264,19 @@ vsb_domain_def_format(const VsbDomainDef *def, int id)
     format_os(buf, def);
     format_idmap(buf, def);
     format_features(buf, def);
-    /* The host clock is the only one a container has; libvirt writes
-     * this for every LXC domain. */
-    g_string_append(buf, "  <clock offset='utc'/>\n");
+    /* libvirt writes a clock for every LXC domain. */
+    if (def->timezone) {
+        g_string_append(buf, "  <clock offset='timezone'");
+        attr(buf, "timezone", def->timezone);
+        g_string_append(buf, "/>\n");
+    } else {
+        g_string_append(buf, "  <clock offset='utc'/>\n");
+    }
     format_lifecycle(buf, "on_poweroff", def->on_poweroff);
     format_lifecycle(buf, "on_reboot", def->on_reboot);
     format_lifecycle(buf, "on_crash", def->on_crash);
     format_devices(buf, def);
+    vsb_domain_seclabel_format(buf, def);
     g_string_append(buf, "</domain>\n");
     return g_string_free(buf, FALSE);
 }

@@ -8,8 +8,12 @@
  *   SetupState       run-dir files, the per-domain lock
  *   SetupCgroup      domain cgroup, supervisor and payload leaves
  *   SetupImages      image files on loop devices, mounted detached
+ *   SetupLogs        /dev/log socket (bound by the child), kernel log ring,
+ *                    the /proc views' FUSE mount (detached, bound by the
+ *                    child); nothing is read yet
  *   StartContainer   clone() into new namespaces, id maps, payload cgroup
- *   WaitStarted      console fd from the child, then exec or an error
+ *   WaitStarted      console fd from the child, then exec or an error;
+ *                    the /proc views' connection is served from here on
  *   Publish          live XML, state file, control socket, ready fd
  *
  * then a main loop (console relay, control socket, init's exit), and
@@ -22,8 +26,13 @@
 #include "vsb-ctl-child.h"
 #include "vsb-ctl-console.h"
 #include "vsb-ctl-devices.h"
+#include "vsb-ctl-fuse.h"
+#include "vsb-ctl-kmsg.h"
 #include "vsb-ctl-loop.h"
+#include "vsb-ctl-oomwatch.h"
+#include "vsb-ctl-procsrc.h"
 #include "vsb-ctl-state.h"
+#include "vsb-ctl-syslog.h"
 #include "vsb-domain-conf.h"
 #include "vsb-util.h"
 
@@ -37,10 +46,14 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #ifndef RUNSTATEDIR
 # define RUNSTATEDIR "/run"
+#endif
+#ifndef LOCALSTATEDIR
+# define LOCALSTATEDIR "/var"
 #endif
 
 /* How long the container's setup may take before we give up on it. */
@@ -53,6 +66,7 @@ typedef struct {
     char *run_dir;
     char *partition;
     int ready_fd;
+    char *log_dir;
 
     VsbDomainDef *def;
     VsbCtlState *state;
@@ -70,6 +84,12 @@ typedef struct {
     GMainLoop *loop;
     int listen_fd;
     guint listen_watch;
+
+    VsbCtlSyslog *syslog;       /* /dev/log and the log file */
+    VsbKmsg *kmsg;              /* /dev/kmsg's records */
+    VsbCtlProcSrc *procsrc;     /* what the /proc views are made of */
+    VsbCtlFuse *fuse;           /* the views' server (NULL: the host has no FUSE) */
+    VsbCtlOomWatch *oomwatch;
 } VsbController;
 
 typedef struct {
@@ -85,6 +105,12 @@ controller_free(VsbController *ctl)
     g_free(ctl->xml_path);
     g_free(ctl->run_dir);
     g_free(ctl->partition);
+    g_free(ctl->log_dir);
+    g_clear_pointer(&ctl->oomwatch, vsb_ctl_oomwatch_free);
+    g_clear_pointer(&ctl->fuse, vsb_ctl_fuse_free);
+    g_clear_pointer(&ctl->procsrc, vsb_ctl_procsrc_free);
+    g_clear_pointer(&ctl->kmsg, vsb_kmsg_free);
+    g_clear_pointer(&ctl->syslog, vsb_ctl_syslog_free);
     if (ctl->ready_fd >= 0)
         close(ctl->ready_fd);
     g_clear_pointer(&ctl->console, vsb_ctl_console_free);
@@ -157,6 +183,77 @@ controller_setup_images(VsbController *ctl, GError **error)
     return true;
 }
 
+static void
+on_kmsg_record(gpointer opaque)
+{
+    VsbController *ctl = opaque;
+
+    if (ctl->fuse)
+        vsb_ctl_fuse_kmsg_changed(ctl->fuse);
+}
+
+/* A process of the container wrote to its /dev/kmsg: the log file has
+ * it too, as a syslog daemon would copy the kernel's log. */
+static void
+on_kmsg_write(gpointer opaque, pid_t pid, int pri, const char *text)
+{
+    VsbController *ctl = opaque;
+    guint nspid = pid > 0 ? vsb_ctl_procsrc_ns_pid(ctl->procsrc, pid) : 0;
+    g_autofree char *p = nspid ? g_strdup_printf("%u", nspid)
+                         : pid > 0 ? g_strdup_printf("host:%d", (int)pid) : NULL;
+
+    vsb_ctl_syslog_store(ctl->syslog, pri, p, "kernel", text);
+}
+
+/* Our own notes about the container, in its dmesg and its log. */
+static void
+controller_note(VsbController *ctl, const char *text)
+{
+    int pri = LOG_KERN | LOG_ERR;
+
+    vsb_kmsg_append(ctl->kmsg, pri, ctl->procsrc ? vsb_ctl_procsrc_monotonic_usec(ctl->procsrc) : 0,
+                    text, strlen(text));
+    vsb_ctl_syslog_store(ctl->syslog, pri, NULL, "kernel", text);
+}
+
+static void
+on_oom_kill(gpointer opaque, const char *text)
+{
+    controller_note(opaque, text);
+}
+
+static bool
+controller_setup_logs(VsbController *ctl, GError **error)
+{
+    uid_t root_uid = 0;
+    gid_t root_gid = 0;
+    g_autofree char *first = g_strdup_printf("virt-sandbox: container %s starting",
+                                             ctl->def->name);
+
+    ctl->syslog = vsb_ctl_syslog_new(ctl->def->name, ctl->log_dir, error);
+    if (!ctl->syslog)
+        return false;
+    /* the views' files belong to the container's root, as on a host */
+    for (guint i = 0; i < ctl->def->uidmap->len; i++) {
+        VsbDomainIdMap *m = &g_array_index(ctl->def->uidmap, VsbDomainIdMap, i);
+        if (m->start == 0)
+            root_uid = m->target;
+    }
+    for (guint i = 0; i < ctl->def->gidmap->len; i++) {
+        VsbDomainIdMap *m = &g_array_index(ctl->def->gidmap, VsbDomainIdMap, i);
+        if (m->start == 0)
+            root_gid = m->target;
+    }
+    /* Never empty: util-linux's dmesg falls back to syslog(2), which
+     * the container may not use, when /dev/kmsg has no record. */
+    ctl->kmsg = vsb_kmsg_new(VSB_KMSG_RING_BYTES, on_kmsg_record, ctl);
+    vsb_kmsg_append(ctl->kmsg, LOG_KERN | LOG_NOTICE, 0, first, strlen(first));
+    ctl->procsrc = vsb_ctl_procsrc_new(ctl->cgroup);
+    ctl->fuse = vsb_ctl_fuse_new(ctl->procsrc, ctl->kmsg, root_uid, root_gid, on_kmsg_write, ctl,
+                                 error);
+    return ctl->fuse || !*error;
+}
+
 static bool
 write_id_map(pid_t pid, const char *file, GArray *map, GError **error)
 {
@@ -202,6 +299,8 @@ controller_start_container(VsbController *ctl, GError **error)
             .hierarchies = vsb_cgroup_get_hierarchies(ctl->cgroup),
             .userns = userns,
             .console_raw = ctl->foreground && !isatty(STDOUT_FILENO),
+            .syslog_fd = vsb_ctl_syslog_socket(ctl->syslog),
+            .views_mount_fd = ctl->fuse ? vsb_ctl_fuse_mount_fd(ctl->fuse) : -1,
         };
         close(sv[0]);
         _exit(vsb_ctl_child_run(&cfg));
@@ -233,9 +332,13 @@ controller_wait_started(VsbController *ctl, GError **error)
         struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
         struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
                               .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
-        struct pollfd pfd = { .fd = ctl->sync_fd, .events = POLLIN };
+        /* the child looks the views up while it binds them: their
+         * server answers from here */
+        struct pollfd pfd[2] = { { .fd = ctl->sync_fd, .events = POLLIN },
+                                 { .fd = ctl->fuse ? vsb_ctl_fuse_fd(ctl->fuse) : -1,
+                                   .events = POLLIN } };
         ssize_t n;
-        int rc = poll(&pfd, 1, START_TIMEOUT_MS);
+        int rc = poll(pfd, 2, START_TIMEOUT_MS);
 
         if (rc < 0 && errno == EINTR)
             continue;
@@ -244,6 +347,11 @@ controller_wait_started(VsbController *ctl, GError **error)
                         "The container's setup did not finish within %d s",
                         START_TIMEOUT_MS / 1000);
             return VSB_CTL_EXIT_FAILURE;
+        }
+        if (rc > 0 && pfd[1].revents) {
+            vsb_ctl_fuse_process(ctl->fuse);
+            if (!pfd[0].revents)
+                continue;
         }
         n = recvmsg(ctl->sync_fd, &msg, MSG_CMSG_CLOEXEC);
         if (n < 0 && errno == EINTR)
@@ -275,6 +383,8 @@ controller_wait_started(VsbController *ctl, GError **error)
         return VSB_CTL_EXIT_FAILURE;
     }
     close(g_steal_fd(&ctl->sync_fd));
+    if (ctl->fuse)
+        vsb_ctl_fuse_release_mount(ctl->fuse);
     ctl->console = vsb_ctl_console_new(console);
     return 0;
 }
@@ -304,6 +414,11 @@ controller_destroy(VsbController *ctl)
     if (ctl->init_exited || ctl->destroyed)
         return;
     ctl->destroyed = true;
+    /* A task waiting on a /proc view (a blocking /dev/kmsg read) dies
+     * only once the view's server answers, and we are about to wait
+     * for the container without serving it: the views go first, which
+     * fails whatever waits on them. */
+    g_clear_pointer(&ctl->fuse, vsb_ctl_fuse_free);
     /* Killing init alone would do (the kernel then kills its pid
      * namespace), but the cgroup also holds processes that entered the
      * container from outside. */
@@ -477,6 +592,9 @@ controller_teardown(VsbController *ctl)
 {
     g_autoptr(GError) error = NULL;
 
+    /* first, as in controller_destroy(): nothing may wait on the views
+     * while we wait for the container */
+    g_clear_pointer(&ctl->fuse, vsb_ctl_fuse_free);
     if (ctl->init_pid > 0 && !ctl->init_exited) {
         int status;
         kill(ctl->init_pid, SIGKILL);
@@ -491,7 +609,7 @@ controller_teardown(VsbController *ctl)
     }
     if (ctl->console)
         vsb_ctl_console_drain(ctl->console);
-    g_clear_pointer(&ctl->console, vsb_ctl_console_free);
+    g_clear_pointer(&ctl->oomwatch, vsb_ctl_oomwatch_free);
     controller_release_images(ctl);
     for (guint i = 0; ctl->images && i < ctl->images->len; i++) {
         VsbCtlLoopMount *lm = g_ptr_array_index(ctl->images, i);
@@ -502,6 +620,11 @@ controller_teardown(VsbController *ctl)
         g_printerr("virt-sandbox-controller: warning: %s, ignoring\n", error->message);
         g_clear_error(&error);
     }
+    /* Last, once nothing of the container is left: a reader that is
+     * slow to take the rest of the output holds nothing up. */
+    if (ctl->console)
+        vsb_ctl_console_flush(ctl->console);
+    g_clear_pointer(&ctl->console, vsb_ctl_console_free);
 }
 
 static bool
@@ -516,6 +639,8 @@ parse_args(VsbController *ctl, int *argc, char ***argv, GError **error)
         { "cgroup-partition", 0, 0, G_OPTION_ARG_STRING, &ctl->partition,
           "Parent cgroup of the domain's cgroup (default: machine)", "NAME" },
         { "ready-fd", 0, 0, G_OPTION_ARG_INT, &ctl->ready_fd, "Report start-up on this fd", "FD" },
+        { "log-dir", 0, 0, G_OPTION_ARG_FILENAME, &ctl->log_dir,
+          "Directory of the container's log (default " LOCALSTATEDIR "/log/virt-sandbox)", "DIR" },
         { NULL }
     };
     g_autoptr(GOptionContext) octx = g_option_context_new("- run one container");
@@ -533,6 +658,8 @@ parse_args(VsbController *ctl, int *argc, char ***argv, GError **error)
     }
     if (!ctl->run_dir)
         ctl->run_dir = g_strdup(RUNSTATEDIR "/virt-sandbox/lxc");
+    if (!ctl->log_dir)
+        ctl->log_dir = g_strdup(LOCALSTATEDIR "/log/virt-sandbox");
     if (ctl->ready_fd >= 0 && fcntl(ctl->ready_fd, F_SETFD, FD_CLOEXEC) < 0)
         return vsb_error_set_errno(error, errno, "--ready-fd %d", ctl->ready_fd);
     return true;
@@ -577,6 +704,7 @@ main(int argc, char **argv)
     if (!controller_setup_state(&ctl, &error) ||
         !controller_setup_cgroup(&ctl, &error) ||
         !controller_setup_images(&ctl, &error) ||
+        !controller_setup_logs(&ctl, &error) ||
         !controller_start_container(&ctl, &error))
         goto fail;
     code = controller_wait_started(&ctl, &error);
@@ -588,6 +716,11 @@ main(int argc, char **argv)
      * clone() above needed a single-threaded process. */
     ctl.loop = g_main_loop_new(NULL, FALSE);
     g_child_watch_add(ctl.init_pid, on_init_exit, &ctl);
+    vsb_ctl_procsrc_set_init(ctl.procsrc, ctl.init_pid);
+    vsb_ctl_syslog_attach(ctl.syslog);
+    if (ctl.fuse)
+        vsb_ctl_fuse_attach(ctl.fuse);
+    ctl.oomwatch = vsb_ctl_oomwatch_new(ctl.cgroup, on_oom_kill, &ctl);
     g_unix_signal_add(SIGTERM, on_terminate, &ctl);
     g_unix_signal_add(SIGINT, on_terminate, &ctl);
     g_unix_signal_add(SIGHUP, on_terminate, &ctl);

@@ -8,6 +8,7 @@
  * ------------
  *   virt-sandbox-controller --xml FILE [--foreground] [--run-dir DIR]
  *                           [--cgroup-partition NAME] [--ready-fd FD]
+ *                           [--log-dir DIR]
  *
  *   --foreground   the container's console is the controller's own
  *                  stdin/stdout (raw mode when stdin is a terminal;
@@ -21,6 +22,9 @@
  *   --ready-fd     once init has been exec'ed, "ok <init-pid>\n" is
  *                  written to FD and FD closed; on a setup failure,
  *                  "error <message>\n".  Lets a daemon wait for start.
+ *   --log-dir      where the container's log is kept (default
+ *                  LOCALSTATEDIR "/log/virt-sandbox", i.e.
+ *                  /var/log/virt-sandbox); made when first needed.
  *
  * Exit status (like env(1)): init's own status; 128+N when init was
  * killed by signal N; 125 when the controller failed (bad XML, a
@@ -61,6 +65,49 @@
  *   "destroy"         -> "ok": kills every process of the container;
  *                        the controller then tears down and exits.
  *   anything else     -> "error unknown request"
+ *
+ * What the container sees of itself
+ * ---------------------------------
+ *   /proc/meminfo, /proc/stat, /proc/cpuinfo, /proc/loadavg,
+ *   /proc/diskstats, /proc/swaps, /proc/pressure/{cpu,memory,io,irq}
+ *   (where the host has PSI and the container a cgroup2 cgroup) and
+ *   /sys/devices/system/cpu/online are rendered from the container's
+ *   cgroups (cgroup v1 or v2) by a FUSE file system that the controller
+ *   itself serves from its main loop (vsb-ctl-fuse.h): MemTotal is the
+ *   memory limit, the cpus are its cpuset's (renumbered from 0), its
+ *   cpu time, its tasks, its I/O.  The views live exactly as long as
+ *   the controller, and the container dies with its controller
+ *   (init has PR_SET_PDEATHSIG SIGKILL): no view is ever left without
+ *   its server (what the issue calls surviving a restart of the
+ *   server: there is no other server to restart), and the
+ *   daemon has no part in them (restarting it changes nothing).
+ *   Tools reading sysinfo(2) instead (busybox's free) see the host's
+ *   memory: no file system can change that.
+ *
+ *   Time: a time namespace of its own; CLOCK_MONOTONIC and
+ *   CLOCK_BOOTTIME read 0 when init starts (/proc/uptime, uptime: the
+ *   container's), or what <vsb:time> in the XML says (vsb-ctl-time.h).
+ *   <clock offset='timezone' timezone='Area/City'> sets TZ for init.
+ *
+ *   /dev/log: a datagram socket read by the controller.  Each message
+ *   becomes a line of LOG_DIR/NAME.log (rotated to NAME.log.1 at
+ *   1 MiB; at most 2 MiB per domain; nothing written while the file
+ *   system has less than 64 MiB free):
+ *       2025-01-02T03:04:05.123456Z user.notice app[12]: hello
+ *   (UTC time of receipt, facility.level, tag, the sender's pid as the
+ *   container numbers it, or "host:PID" when it was gone before it
+ *   could be translated), and, when journald runs, a journal entry with
+ *   CONTAINER_NAME=NAME (journalctl CONTAINER_NAME=NAME).  More than
+ *   200 messages a second (bursts of 1000) are dropped and counted in
+ *   the log; a flood cannot make the controller do more than that
+ *   (vsb-ctl-syslog.h).
+ *
+ *   /dev/kmsg: the container's own kernel log (64 KiB): what its
+ *   processes write there (also copied to NAME.log, tag "kernel") and
+ *   the controller's notes ("virt-sandbox: container NAME starting",
+ *   "Memory cgroup out of memory: Killed process ..." on OOM kills in
+ *   its memory cgroup).  util-linux's dmesg shows it.  syslog(2) fails
+ *   with EPERM (a seccomp filter): the host's ring is never shown.
  *
  * Teardown: when init exits the kernel kills the rest of its pid
  * namespace; the controller kills what remains in the payload cgroup,

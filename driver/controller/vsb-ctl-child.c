@@ -12,11 +12,17 @@
  *   SetupFilesystems   the other <filesystem>s, parents first
  *   SetupDev           tmpfs /dev, nodes, devpts (before /proc: masks use /dev/null)
  *   SetupProc, SetupSys
+ *   SetupDevLog        the controller's syslog socket bound on /dev/log
+ *   SetupViews         the controller's FUSE /proc views bound over
+ *                      /proc/meminfo, ..., /dev/kmsg
  *   SetupConsole       pty of the container's devpts, master to the controller
  *   SetupHostname, SetupNetwork
  *   PivotRoot
+ *   SetupTime          time namespace with its offsets, entered (needs
+ *                      CAP_SYS_TIME and CAP_SYS_ADMIN: before capabilities)
  *   SetupStdio         new session, console as controlling tty and stdio
  *   ResolveIdentity    inituser/initgroup from the container's /etc
+ *   SetupSeccomp       syslog(2) refused; needs CAP_SYS_ADMIN (no no_new_privs)
  *   SetupCapabilities  while still uid 0
  *   SetupIdentity, SetupEnvironment, exec
  */
@@ -26,7 +32,11 @@
 #include "vsb-ctl-caps.h"
 #include "vsb-ctl-console.h"
 #include "vsb-ctl-devices.h"
+#include "vsb-ctl-fuse.h"
 #include "vsb-ctl-mounts.h"
+#include "vsb-ctl-seccomp.h"
+#include "vsb-ctl-syslog.h"
+#include "vsb-ctl-time.h"
 #include "vsb-controller.h"
 #include "vsb-util.h"
 
@@ -42,6 +52,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <selinux/selinux.h>
 
 static bool
 child_wait_for_go(const VsbCtlChildConfig *cfg, GError **error)
@@ -85,12 +96,11 @@ child_setup_cgroup_ns(GError **error)
     return true;
 }
 
-static bool
-child_send_console(const VsbCtlChildConfig *cfg, int master, GError **error)
+bool
+vsb_ctl_child_send_fd(const VsbCtlChildConfig *cfg, const char *what, int fd, GError **error)
 {
     char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-    struct iovec iov = { .iov_base = (char *)VSB_CTL_MSG_CONSOLE,
-                         .iov_len = strlen(VSB_CTL_MSG_CONSOLE) };
+    struct iovec iov = { .iov_base = (char *)what, .iov_len = strlen(what) };
     struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
                           .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
     struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
@@ -98,9 +108,9 @@ child_send_console(const VsbCtlChildConfig *cfg, int master, GError **error)
     cmsg->cmsg_level = SOL_SOCKET;
     cmsg->cmsg_type = SCM_RIGHTS;
     cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cmsg), &master, sizeof(int));
+    memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
     if (sendmsg(cfg->sync_fd, &msg, MSG_NOSIGNAL) < 0)
-        return vsb_error_set_errno(error, errno, "Cannot hand the console to the controller");
+        return vsb_error_set_errno(error, errno, "Cannot hand the %s to the controller", what);
     return true;
 }
 
@@ -284,6 +294,9 @@ child_build_env(const VsbDomainDef *def, const Identity *id)
     env = g_environ_setenv(env, "LIBVIRT_LXC_UUID", uuid, TRUE);
     env = g_environ_setenv(env, "HOME", id->home, TRUE);
     env = g_environ_setenv(env, "TERM", "linux", TRUE);
+    /* <clock offset='timezone'>; <initenv name='TZ'> still wins */
+    if (def->timezone)
+        env = g_environ_setenv(env, "TZ", def->timezone, TRUE);
     if (id->user)
         env = g_environ_setenv(env, "USER", id->user, TRUE);
     for (guint i = 0; i < def->initenv->len; i++) {
@@ -291,6 +304,27 @@ child_build_env(const VsbDomainDef *def, const Identity *id)
         env = g_environ_setenv(env, e->name, e->value, TRUE);
     }
     return env;
+}
+
+/* sVirt: init runs with the domain's label where SELinux is enabled.
+ * Where it is not, the <seclabel> stays in the XML and means nothing:
+ * the driver reports the security model "none". */
+static bool
+child_setup_seclabel(const VsbDomainDef *def, GError **error)
+{
+    const VsbDomainSeclabel *sl = def->seclabel;
+
+    if (!sl || sl->type == VSB_DOMAIN_SECLABEL_NONE || is_selinux_enabled() <= 0)
+        return true;
+    if (!sl->label) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                    "<seclabel type='dynamic'> has no allocated <label>: dynamic labels are "
+                    "allocated by the driver, not by the controller");
+        return false;
+    }
+    if (setexeccon(sl->label) < 0)
+        return vsb_error_set_errno(error, errno, "Cannot set the exec label %s", sl->label);
+    return true;
 }
 
 static int
@@ -362,8 +396,11 @@ vsb_ctl_child_run(const VsbCtlChildConfig *cfg)
         !vsb_ctl_devices_setup(cfg, rootfd, &error) ||
         !vsb_ctl_mounts_setup_proc(cfg, rootfd, &error) ||
         !vsb_ctl_mounts_setup_sys(cfg, rootfd, &error) ||
+        (cfg->syslog_fd >= 0 && !vsb_ctl_syslog_bind(cfg->syslog_fd, rootfd, &error)) ||
+        (cfg->views_mount_fd >= 0 &&
+         !vsb_ctl_fuse_mount_views(cfg->views_mount_fd, rootfd, &error)) ||
         !vsb_ctl_console_setup(cfg, rootfd, &master, &slave, &error) ||
-        !child_send_console(cfg, master, &error))
+        !vsb_ctl_child_send_fd(cfg, VSB_CTL_MSG_CONSOLE, master, &error))
         goto fail;
     if (sethostname(cfg->def->name, strlen(cfg->def->name)) < 0) {
         vsb_error_set_errno(&error, errno, "Cannot set the hostname");
@@ -371,8 +408,10 @@ vsb_ctl_child_run(const VsbCtlChildConfig *cfg)
     }
     if (!child_setup_network(&error) ||
         !vsb_ctl_mounts_pivot_root(rootfd, &error) ||
+        !vsb_ctl_time_setup(cfg->def, &error) ||
         !child_setup_stdio(slave, &error) ||
         !child_resolve_identity(cfg->def, &id, &error) ||
+        !vsb_ctl_seccomp_apply(&error) ||
         !vsb_ctl_caps_apply(cfg->def, &error) ||
         !child_setup_identity(&id, &error))
         goto fail;
@@ -382,6 +421,8 @@ vsb_ctl_child_run(const VsbCtlChildConfig *cfg)
                             cfg->def->initdir ? cfg->def->initdir : "/");
         goto fail;
     }
+    if (!child_setup_seclabel(cfg->def, &error))
+        goto fail;
     code = child_exec(cfg->def, env, &error);
 
  fail:

@@ -23,6 +23,8 @@ typedef struct {
     GPtrArray *hierarchies;     /* VsbCgroupHierarchy*, for /sys/fs/cgroup */
     bool userns;                /* a user namespace was requested (<idmap>) */
     bool console_raw;           /* no echo, no \n -> \r\n: output goes to a pipe */
+    int syslog_fd;              /* datagram socket to bind on /dev/log, or -1 */
+    int views_mount_fd;         /* detached mount of the /proc views, or -1 */
 } VsbCtlChildConfig;
 
 /* Messages on sync_fd.  The controller sends GO once the child is in
@@ -32,6 +34,9 @@ typedef struct {
 #define VSB_CTL_MSG_GO      "go"
 #define VSB_CTL_MSG_CONSOLE "console"
 #define VSB_CTL_MSG_ERROR   "error"   /* "error CODE MESSAGE" */
+
+/* Send @msg with @fd to the controller. */
+bool vsb_ctl_child_send_fd(const VsbCtlChildConfig *cfg, const char *msg, int fd, GError **error);
 
 /* The child's main: returns only on failure, with the exit code to
  * report (the error has been sent to the controller). */

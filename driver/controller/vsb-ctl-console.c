@@ -64,7 +64,9 @@ struct _VsbCtlConsole {
     int in_fd;                    /* stdin or the client socket, -1 if none */
     int out_fd;                   /* stdout or the client socket, -1 if none */
     bool client;                  /* in/out are one socket we own */
-    bool out_blocking;            /* stdout: write fully; client: queue */
+    bool out_lossless;            /* stdout: never drop, slow the container
+                                   * down instead; client: drop the client */
+    bool master_paused;           /* stopped reading: stdout is behind */
     guint in_watch;
     guint out_watch;
     GByteArray *to_out;           /* output queued for a client */
@@ -126,35 +128,83 @@ master_writable(gint fd, GIOCondition cond, gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
+static gboolean master_readable(gint fd, GIOCondition cond, gpointer opaque);
+
+/* Backpressure for a lossless stdout: while it lags behind by more than
+ * CLIENT_MAX_PENDING, leave the container's output in the pty, whose
+ * writers then block, as they would on a slow terminal. */
+static void
+pause_master(VsbCtlConsole *con, bool pause)
+{
+    if (pause == con->master_paused)
+        return;
+    con->master_paused = pause;
+    if (pause)
+        g_clear_handle_id(&con->master_in_watch, g_source_remove);
+    else if (!con->master_in_watch)
+        con->master_in_watch = g_unix_fd_add(con->master, G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                             master_readable, con);
+}
+
 static void
 send_out(VsbCtlConsole *con, const guint8 *buf, gsize len)
 {
     if (con->out_fd < 0)
         return;
-    if (con->out_blocking) {
-        if (!vsb_write_all(con->out_fd, buf, len))
-            con->out_fd = -1;  /* stdout closed: keep the container running */
-        return;
-    }
-    if (con->to_out->len + len > CLIENT_MAX_PENDING) {
+    if (!con->out_lossless && con->to_out->len + len > CLIENT_MAX_PENDING) {
         detach_peer(con);
         return;
     }
     g_byte_array_append(con->to_out, buf, len);
+    if (con->out_lossless && con->to_out->len > CLIENT_MAX_PENDING)
+        pause_master(con, true);
     if (!con->out_watch)
-        con->out_watch = g_unix_fd_add(con->out_fd, G_IO_OUT, out_writable, con);
+        con->out_watch = g_unix_fd_add(con->out_fd, G_IO_OUT | G_IO_ERR, out_writable, con);
+}
+
+/* How much a write to @fd may carry without blocking.  Our stdout is
+ * shared with whoever started us, so it stays in blocking mode (making
+ * it non-blocking would change it for them too): after POLLOUT a pipe
+ * takes what fits in its free space, anything else a page. */
+static gsize
+writable_size(int fd, gsize want)
+{
+    int cap = fcntl(fd, F_GETPIPE_SZ);
+    int queued = 0;
+
+    if (cap > 0 && ioctl(fd, FIONREAD, &queued) == 0)
+        return MIN(want, (gsize)MAX(cap - queued, 0));
+    return MIN(want, 4096);
 }
 
 static gboolean
 out_writable(gint fd, GIOCondition cond, gpointer opaque)
 {
     VsbCtlConsole *con = opaque;
+    bool ok;
 
-    if (!flush_queue(fd, con->to_out)) {
+    if (con->out_lossless) {
+        gsize n = writable_size(fd, con->to_out->len);
+        ssize_t w = n ? write(fd, con->to_out->data, n) : 0;
+        ok = w >= 0 || errno == EINTR || errno == EAGAIN;
+        if (w > 0)
+            g_byte_array_remove_range(con->to_out, 0, w);
+    } else {
+        ok = flush_queue(fd, con->to_out);
+    }
+    if (!ok) {
+        /* stdout closed, or the client left: the container runs on */
         con->out_watch = 0;
-        detach_peer(con);
+        if (con->client)
+            detach_peer(con);
+        else
+            con->out_fd = -1;
+        g_byte_array_set_size(con->to_out, 0);
+        pause_master(con, false);
         return G_SOURCE_REMOVE;
     }
+    if (con->to_out->len <= CLIENT_MAX_PENDING / 2)
+        pause_master(con, false);
     if (con->to_out->len)
         return G_SOURCE_CONTINUE;
     con->out_watch = 0;
@@ -285,7 +335,7 @@ void
 vsb_ctl_console_attach_stdio(VsbCtlConsole *con, int in_fd, int out_fd)
 {
     con->out_fd = out_fd;
-    con->out_blocking = true;
+    con->out_lossless = true;
     if (in_fd >= 0 && isatty(in_fd) && tcgetattr(in_fd, &con->tty_saved) == 0) {
         struct termios raw = con->tty_saved;
         cfmakeraw(&raw);
@@ -313,7 +363,7 @@ vsb_ctl_console_attach_client(VsbCtlConsole *con, int fd, bool force, GError **e
     g_unix_set_fd_nonblocking(fd, TRUE, NULL);
     con->client = true;
     con->in_fd = con->out_fd = fd;
-    con->out_blocking = false;
+    con->out_lossless = false;
     send_out(con, con->backlog->data, con->backlog->len);
     con->in_watch = g_unix_fd_add(fd, G_IO_IN | G_IO_HUP | G_IO_ERR, in_readable, con);
     return true;
@@ -330,7 +380,17 @@ vsb_ctl_console_drain(VsbCtlConsole *con)
         /* Best effort, without blocking on a client that does not read. */
         ssize_t n = write(con->out_fd, con->to_out->data, con->to_out->len);
         (void)n;
+        g_byte_array_set_size(con->to_out, 0);
     }
+}
+
+void
+vsb_ctl_console_flush(VsbCtlConsole *con)
+{
+    /* The end: nothing else to serve, so stdout may block now. */
+    if (con->out_lossless && con->out_fd >= 0 && con->to_out->len)
+        vsb_write_all(con->out_fd, con->to_out->data, con->to_out->len);
+    g_byte_array_set_size(con->to_out, 0);
 }
 
 void

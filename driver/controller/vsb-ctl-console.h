@@ -7,7 +7,9 @@
  * (--foreground) or to one client of the control socket at a time.
  * The controller always reads the master, attached or not, so init
  * never blocks on a console nobody watches; the last 64 KiB are kept
- * and replayed to the next client.
+ * and replayed to the next client.  Its own stdout (--foreground) is
+ * lossless: when it lags, the controller stops reading the pty rather
+ * than block its main loop or drop output.
  */
 #pragma once
 
@@ -38,9 +40,12 @@ void vsb_ctl_console_sync_winsize(VsbCtlConsole *con, int tty_fd);
  * @fd).  Fails if a client is attached and @force is false. */
 bool vsb_ctl_console_attach_client(VsbCtlConsole *con, int fd, bool force, GError **error);
 
-/* After the container died: read what is left in the pty and flush
- * it to whoever is attached. */
+/* After the container died: read what is left in the pty (a client
+ * gets it if its socket takes it at once). */
 void vsb_ctl_console_drain(VsbCtlConsole *con);
+
+/* Last of all: write what stdout has not taken yet, blocking. */
+void vsb_ctl_console_flush(VsbCtlConsole *con);
 
 void vsb_ctl_console_free(VsbCtlConsole *con);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbCtlConsole, vsb_ctl_console_free)

@@ -303,16 +303,6 @@ vsb_ctl_mounts_setup_root(const VsbCtlChildConfig *cfg, VsbCtlPremounts *pre, GE
     return rootfd;
 }
 
-static gint
-compare_fs_target(gconstpointer a, gconstpointer b)
-{
-    const VsbDomainFS *fa = *(VsbDomainFS *const *)a;
-    const VsbDomainFS *fb = *(VsbDomainFS *const *)b;
-
-    /* Plain strcmp puts every path before the paths below it. */
-    return strcmp(fa->target, fb->target);
-}
-
 static bool
 setup_one_fs(const VsbDomainFS *fs, int *premount_fd, int rootfd, GError **error)
 {
@@ -348,22 +338,14 @@ bool
 vsb_ctl_mounts_setup_filesystems(const VsbCtlChildConfig *cfg, VsbCtlPremounts *pre,
                                  int rootfd, GError **error)
 {
-    g_autoptr(GPtrArray) sorted = g_ptr_array_new();
-    g_autoptr(GHashTable) index = g_hash_table_new(NULL, NULL);
-
+    /* In document order, as libvirt does: a later filesystem may sit
+     * on an earlier one, or bind a directory of it (type='bind'). */
     for (guint i = 0; i < cfg->def->filesystems->len; i++) {
         VsbDomainFS *fs = g_ptr_array_index(cfg->def->filesystems, i);
+
         if (g_str_equal(fs->target, "/"))
             continue;
-        g_ptr_array_add(sorted, fs);
-        g_hash_table_insert(index, fs, GUINT_TO_POINTER(i));
-    }
-    g_ptr_array_sort(sorted, compare_fs_target);
-    for (guint i = 0; i < sorted->len; i++) {
-        VsbDomainFS *fs = g_ptr_array_index(sorted, i);
-        guint idx = GPOINTER_TO_UINT(g_hash_table_lookup(index, fs));
-
-        if (!setup_one_fs(fs, &pre->fs_fds[idx], rootfd, error)) {
+        if (!setup_one_fs(fs, &pre->fs_fds[i], rootfd, error)) {
             g_prefix_error(error, "Filesystem %s (target %s): ",
                            fs->source ? fs->source : vsb_domain_fs_type_to_string(fs->type),
                            fs->target);
@@ -380,9 +362,11 @@ static const char *const masked_files[] = {
     "proc/keys", "proc/latency_stats", "proc/sched_debug", "proc/kmsg",
     "proc/kpagecount", "proc/kpageflags", "proc/kpagecgroup", "proc/config.gz",
     "proc/vmallocinfo",
+    /* a file (rtc-cmos), present on real machines and in QEMU guests */
+    "proc/driver/rtc",
 };
 static const char *const masked_dirs[] = {
-    "proc/acpi", "proc/scsi", "proc/asound", "proc/firmware", "proc/driver/rtc",
+    "proc/acpi", "proc/scsi", "proc/asound", "proc/firmware",
 };
 /* Kernel knobs that stay readable but must not be written. */
 static const char *const readonly_proc[] = {

@@ -31,7 +31,7 @@ void vsb_ctl_premounts_clear(VsbCtlPremounts *pre);
  * the new root or -1. */
 int vsb_ctl_mounts_setup_root(const VsbCtlChildConfig *cfg, VsbCtlPremounts *pre, GError **error);
 
-/* The other <filesystem> elements, parents before children. */
+/* The other <filesystem> elements, in document order. */
 bool vsb_ctl_mounts_setup_filesystems(const VsbCtlChildConfig *cfg, VsbCtlPremounts *pre,
                                       int rootfd, GError **error);
 

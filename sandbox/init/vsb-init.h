@@ -1,0 +1,70 @@
+/*
+ * vsb-init.h: virt-sandbox-init's parts (plain C, linked statically).
+ *
+ * The config file's format is documented in ../vsb-init-config.h.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct {
+    char *type, *source, *target, *flags, *data;
+} VsbInitMount;
+
+typedef struct {
+    char *path;
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+} VsbInitSetattr;
+
+typedef struct {
+    char *source, *target;
+} VsbInitInclude;
+
+typedef struct {
+    bool debug;
+    uid_t uid;
+    gid_t gid;
+    gid_t *groups;
+    size_t ngroups;
+    char *user;
+    char *home;
+    char *cwd;
+    bool privileged;
+    char **env;             /* NAME=VALUE, NULL-terminated */
+    size_t nenv;
+    char **argv;            /* NULL-terminated */
+    size_t nargv;
+    VsbInitMount *mounts;
+    size_t nmounts;
+    VsbInitSetattr *setattrs;
+    size_t nsetattrs;
+    VsbInitInclude *includes;
+    size_t nincludes;
+    char *channel;          /* NULL: stdin/stdout */
+    bool poweroff;
+} VsbInitConfig;
+
+/* Parse the config file at @path.  On failure returns false with a
+ * message naming the file and line in @err. */
+bool vsb_init_config_load(const char *path, VsbInitConfig *cfg, char *err, size_t errlen);
+/* Same, from memory (for tests). */
+bool vsb_init_config_parse(const char *text, size_t len, VsbInitConfig *cfg,
+                           char *err, size_t errlen);
+/* Free what a parse filled in (init itself never needs to). */
+void vsb_init_config_clear(VsbInitConfig *cfg);
+
+/* Setup steps, in this order; each returns false with a message. */
+bool vsb_init_do_mounts(const VsbInitConfig *cfg, char *err, size_t errlen);
+bool vsb_init_do_setattrs(const VsbInitConfig *cfg, char *err, size_t errlen);
+bool vsb_init_do_includes(const VsbInitConfig *cfg, char *err, size_t errlen);
+
+/* In the child, before exec: groups, gid, uid, capabilities, cwd.
+ * Returns 0 or an errno value; @what says which step failed. */
+int vsb_init_drop_identity(const VsbInitConfig *cfg, const char **what);
+
+/* The program's environment: defaults, then the config's. */
+char **vsb_init_build_env(const VsbInitConfig *cfg, bool tty);

@@ -1,0 +1,85 @@
+/*
+ * vsb-sandbox-builder.h: from a sandbox config to a libvirt domain.
+ *
+ * A builder knows one kind of sandbox: VsbSandboxBuilderContainer
+ * makes <domain type='lxc'> for our driver; a machine builder (KVM,
+ * issue 8) implements the same class.  The work has three steps, all
+ * driven by the context (vsb-sandbox-context.h):
+ *
+ *   prepare    on the host, in the sandbox's private state directory:
+ *              init's config (config/init.conf, see vsb-init-config.h),
+ *              copies of the included files (config/include/N), the
+ *              temporary directories of empty host-binds (mounts/N);
+ *   construct  the domain definition, which refers to that directory;
+ *   cleanup    after the domain is gone: remove the state directory.
+ *
+ * construct is pure (no file system access) so that tests compare its
+ * output with expected XML.
+ */
+#pragma once
+
+#include <glib-object.h>
+#include <libvirt-gconfig/libvirt-gconfig.h>
+#include <stdbool.h>
+
+#include "vsb-sandbox-config.h"
+
+G_BEGIN_DECLS
+
+#define VSB_SANDBOX_TYPE_BUILDER (vsb_sandbox_builder_get_type())
+G_DECLARE_DERIVABLE_TYPE(VsbSandboxBuilder, vsb_sandbox_builder, VSB, SANDBOX_BUILDER, GObject)
+
+struct _VsbSandboxBuilderClass {
+    GObjectClass parent_class;
+
+    /* The domain for @config, with its state in @statedir. */
+    GVirConfigDomain *(*construct)(VsbSandboxBuilder *b, VsbSandboxConfig *config,
+                                   const char *statedir, GError **error);
+    /* Append what init must do in this kind of sandbox on top of the
+     * common directives (mounts of its own, its channel, poweroff). */
+    void (*init_directives)(VsbSandboxBuilder *b, VsbSandboxConfig *config, GString *out);
+    /* Where the config directory appears inside the sandbox. */
+    const char *(*guest_config_dir)(VsbSandboxBuilder *b);
+
+    gpointer padding[8];
+};
+
+/* The builder for a connection URI: lxc (any transport) gives the
+ * container builder; qemu is issue 8; anything else is an error. */
+VsbSandboxBuilder *vsb_sandbox_builder_for_uri(const char *uri, GError **error);
+
+/* virt-sandbox-init on the host (default LIBEXECDIR/virt-sandbox-init). */
+const char *vsb_sandbox_builder_get_init_path(VsbSandboxBuilder *b);
+void vsb_sandbox_builder_set_init_path(VsbSandboxBuilder *b, const char *path);
+
+/* The label "inherit" stands for; NULL (default) asks SELinux for the
+ * caller's own label when construct runs ("" = the caller has none). */
+void vsb_sandbox_builder_set_inherit_label(VsbSandboxBuilder *b, const char *label);
+
+/* init's config file for @config, as text. */
+char *vsb_sandbox_builder_init_config(VsbSandboxBuilder *b, VsbSandboxConfig *config);
+
+/* Create @statedir (0700; it must not exist) and fill it. */
+bool vsb_sandbox_builder_prepare(VsbSandboxBuilder *b, VsbSandboxConfig *config,
+                                 const char *statedir, GError **error);
+GVirConfigDomain *vsb_sandbox_builder_construct(VsbSandboxBuilder *b, VsbSandboxConfig *config,
+                                                const char *statedir, GError **error);
+/* Remove @statedir; never crosses into another file system (a share
+ * still mounted is left alone).  Errors are returned, not logged. */
+bool vsb_sandbox_builder_cleanup(VsbSandboxBuilder *b, const char *statedir, GError **error);
+
+/* For subclasses: where prepare puts the directory of the @index'th
+ * mount when it is an empty host-bind. */
+char *vsb_sandbox_builder_temp_mount_dir(const char *statedir, guint index);
+
+/* For subclasses: the <seclabel> for @config (inherit resolved). */
+GVirConfigDomainSeclabel *vsb_sandbox_builder_seclabel(VsbSandboxBuilder *b,
+                                                       VsbSandboxConfig *config,
+                                                       GError **error);
+
+#define VSB_SANDBOX_TYPE_BUILDER_CONTAINER (vsb_sandbox_builder_container_get_type())
+G_DECLARE_FINAL_TYPE(VsbSandboxBuilderContainer, vsb_sandbox_builder_container,
+                     VSB, SANDBOX_BUILDER_CONTAINER, VsbSandboxBuilder)
+VsbSandboxBuilder *vsb_sandbox_builder_container_new(void);
+
+G_END_DECLS

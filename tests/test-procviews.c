@@ -1,0 +1,268 @@
+/*
+ * test-procviews.c: the renderers of the container's /proc views.
+ *
+ * Data-driven, from tests/procdata/CASE/:
+ *   cgroup/FILE     cgroup files by their kernel names (memory.stat,
+ *                   cpu.stat, cpuset.effective_cpus, io.stat, ...): a
+ *                   case is a v1, v2 or hybrid host by the files it has
+ *   host/FILE       the host's meminfo, stat, cpuinfo, diskstats, online
+ *   params          key=value: uptime_ns, btime, running, blocked,
+ *                   threads, last_pid, load1, load5, load15
+ *   expected/VIEW   what each view renders ("meminfo", "stat",
+ *                   "cpu-online", "pressure-io", ... as named by
+ *                   vsb_proc_view_name()); a view without a file here
+ *                   must render nothing (its inputs are missing).
+ * VSB_PROCDATA_REGENERATE=1 writes expected/ from the renderers' output
+ * (review the diff before committing it).
+ */
+#include <config.h>
+
+#include "vsb-ctl-procviews.h"
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *data_dir;
+
+static char *
+find_data_dir(void)
+{
+    const char *top = g_getenv("abs_top_srcdir");
+    g_autofree char *here = NULL;
+
+    if (top)
+        return g_build_filename(top, "tests", "procdata", NULL);
+    here = g_path_get_dirname(__FILE__);
+    return g_build_filename(here, "procdata", NULL);
+}
+
+static void
+load_dir(GHashTable *files, const char *dir, const char *prefix)
+{
+    g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+    const char *name;
+
+    if (!d)
+        return;
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+        g_autoptr(GError) error = NULL;
+        char *text = NULL;
+
+        if (!g_file_get_contents(path, &text, NULL, &error))
+            g_error("%s", error->message);
+        g_hash_table_insert(files, g_strconcat(prefix, name, NULL), text);
+    }
+}
+
+static void
+load_params(VsbProcInputs *in, const char *path)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, NULL))
+        return;
+    lines = g_strsplit(text, "\n", -1);
+    for (size_t i = 0; lines[i]; i++) {
+        g_auto(GStrv) kv = g_strsplit(lines[i], "=", 2);
+        const char *k = kv[0];
+        const char *v = k ? kv[1] : NULL;
+
+        if (!v || k[0] == '#')
+            continue;
+        if (g_str_equal(k, "uptime_ns"))
+            in->uptime_ns = g_ascii_strtoull(v, NULL, 10);
+        else if (g_str_equal(k, "btime"))
+            in->btime = g_ascii_strtoll(v, NULL, 10);
+        else if (g_str_equal(k, "running"))
+            in->tasks.running = atoi(v);
+        else if (g_str_equal(k, "blocked"))
+            in->tasks.blocked = atoi(v);
+        else if (g_str_equal(k, "threads"))
+            in->tasks.threads = atoi(v);
+        else if (g_str_equal(k, "last_pid"))
+            in->tasks.last_pid = atoi(v);
+        else if (g_str_has_prefix(k, "load"))
+            in->load[g_str_equal(k, "load1") ? 0 : g_str_equal(k, "load5") ? 1 : 2] =
+                g_ascii_strtod(v, NULL);
+        else
+            g_error("%s: unknown parameter %s", path, k);
+    }
+}
+
+static void
+test_case(gconstpointer data)
+{
+    const char *name = data;
+    g_autofree char *dir = g_build_filename(data_dir, name, NULL);
+    g_autofree char *cg = g_build_filename(dir, "cgroup", NULL);
+    g_autofree char *host = g_build_filename(dir, "host", NULL);
+    g_autofree char *params = g_build_filename(dir, "params", NULL);
+    g_autofree char *exp_dir = g_build_filename(dir, "expected", NULL);
+    g_autoptr(GHashTable) files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    VsbProcInputs in = { .files = files };
+    bool regen = g_getenv("VSB_PROCDATA_REGENERATE") != NULL;
+
+    load_dir(files, cg, "");
+    load_dir(files, host, "host/");
+    load_params(&in, params);
+    if (regen)
+        g_mkdir_with_parents(exp_dir, 0755);
+
+    for (int v = 0; v < VSB_PROC_VIEW_LAST; v++) {
+        const char *view = vsb_proc_view_name(v);
+        g_autofree char *path = g_build_filename(exp_dir, view, NULL);
+        g_autofree char *actual = vsb_proc_render(v, &in);
+        g_autofree char *expected = NULL;
+
+        /* every input a renderer reads is one it declares */
+        for (const char *const *n = vsb_proc_view_inputs(v); *n; n++)
+            g_assert_nonnull(*n);
+        if (regen) {
+            if (actual)
+                g_file_set_contents(path, actual, -1, NULL);
+            else
+                g_unlink(path);
+            continue;
+        }
+        if (!g_file_get_contents(path, &expected, NULL, NULL)) {
+            if (actual)
+                g_error("%s: view %s renders, but there is no expected/%s:\n%s", name, view,
+                        view, actual);
+            continue;
+        }
+        if (!actual)
+            g_error("%s: view %s renders nothing, expected/%s exists", name, view, view);
+        if (!g_str_equal(actual, expected))
+            g_error("%s: view %s differs from expected/%s.\n--- got ---\n%s--- expected ---\n%s",
+                    name, view, view, actual, expected);
+    }
+}
+
+/* Files every case must have, so that a typo in a name cannot pass
+ * for an absent file. */
+static void
+test_case_files_known(gconstpointer data)
+{
+    const char *name = data;
+    g_autofree char *cg = g_build_filename(data_dir, name, "cgroup", NULL);
+    g_autoptr(GDir) d = g_dir_open(cg, 0, NULL);
+    const char *f;
+
+    g_assert_nonnull(d);
+    while ((f = g_dir_read_name(d))) {
+        bool known = false;
+        for (int v = 0; v < VSB_PROC_VIEW_LAST && !known; v++)
+            for (const char *const *n = vsb_proc_view_inputs(v); *n; n++)
+                if (g_str_equal(*n, f))
+                    known = true;
+        if (!known)
+            g_error("%s: cgroup/%s is read by no view", name, f);
+    }
+}
+
+static void
+test_cpu_list(void)
+{
+    static const struct {
+        const char *text;
+        const char *expected;   /* cpus joined by ' ', NULL = invalid */
+    } cases[] = {
+        { "0", "0" },
+        { "0-3\n", "0 1 2 3" },
+        { "0,2-3,7", "0 2 3 7" },
+        { " 5 ", "5" },
+        { "", NULL },
+        { "3-1", NULL },
+        { "1,0", NULL },
+        { "a", NULL },
+        { "0-", NULL },
+        { "1,1", NULL },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GArray) cpus = vsb_proc_parse_cpu_list(cases[i].text);
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        if (!cases[i].expected) {
+            if (cpus)
+                g_error("'%s' should be invalid", cases[i].text);
+            continue;
+        }
+        g_assert_nonnull(cpus);
+        for (guint j = 0; j < cpus->len; j++)
+            g_string_append_printf(s, "%s%u", j ? " " : "", g_array_index(cpus, guint, j));
+        g_assert_cmpstr(s->str, ==, cases[i].expected);
+    }
+}
+
+/* The kernel's fixed-point steps: after one minute of a steady load of
+ * 1, the 1-minute average is 1 - 1/e, however the minute is cut. */
+static void
+test_load_average(void)
+{
+    double a[3] = { 0, 0, 0 }, b[3] = { 0, 0, 0 };
+
+    for (int i = 0; i < 12; i++)
+        vsb_proc_load_update(a, 1, 5.0);
+    vsb_proc_load_update(b, 1, 60.0);
+    g_assert_cmpfloat_with_epsilon(a[0], 1 - exp(-1), 1e-9);
+    g_assert_cmpfloat_with_epsilon(b[0], a[0], 1e-9);
+    g_assert_cmpfloat_with_epsilon(a[1], 1 - exp(-0.2), 1e-9);
+    g_assert_cmpfloat_with_epsilon(a[2], 1 - exp(-60.0 / 900), 1e-9);
+    vsb_proc_load_update(a, 0, 0);
+    g_assert_cmpfloat_with_epsilon(b[0], a[0], 1e-9);
+    /* and it decays */
+    vsb_proc_load_update(a, 0, 600);
+    g_assert_cmpfloat(a[0], <, 0.0001);
+}
+
+static void
+test_view_names(void)
+{
+    for (int v = 0; v < VSB_PROC_VIEW_LAST; v++)
+        g_assert_cmpint(vsb_proc_view_from_name(vsb_proc_view_name(v)), ==, v);
+    g_assert_cmpint(vsb_proc_view_from_name("bogus"), ==, -1);
+    g_assert_null(vsb_proc_view_name(VSB_PROC_VIEW_LAST));
+}
+
+static gint
+compare_names(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int
+main(int argc, char **argv)
+{
+    g_autoptr(GDir) dir = NULL;
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    const char *ent;
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    data_dir = find_data_dir();
+    g_test_add_func("/procviews/cpu-list", test_cpu_list);
+    g_test_add_func("/procviews/load-average", test_load_average);
+    g_test_add_func("/procviews/view-names", test_view_names);
+
+    dir = g_dir_open(data_dir, 0, NULL);
+    g_assert_nonnull(dir);
+    while ((ent = g_dir_read_name(dir)))
+        g_ptr_array_add(names, g_strdup(ent));
+    g_ptr_array_sort(names, compare_names);
+    g_assert_cmpuint(names->len, >, 0);
+    for (guint i = 0; i < names->len; i++) {
+        g_autofree char *p1 = g_strdup_printf("/procviews/case/%s", (char *)names->pdata[i]);
+        g_autofree char *p2 = g_strdup_printf("/procviews/case-files/%s",
+                                              (char *)names->pdata[i]);
+        g_test_add_data_func(p1, names->pdata[i], test_case);
+        g_test_add_data_func(p2, names->pdata[i], test_case_files_known);
+    }
+    ret = g_test_run();
+    g_free(data_dir);
+    return ret;
+}
