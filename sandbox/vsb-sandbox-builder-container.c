@@ -18,6 +18,7 @@
 
 #include "vsb-sandbox-builder.h"
 #include "vsb-init-config.h"
+#include "vsb-sandbox-image.h"
 #include "vsb-sandbox-private.h"
 
 struct _VsbSandboxBuilderContainer {
@@ -65,16 +66,15 @@ mount_fs(const VsbSandboxMount *m, const char *statedir, guint index, GError **e
         fs = fs_new(GVIR_CONFIG_DOMAIN_FILESYS_MOUNT, tmp ? tmp : m->source, m->target, false);
         break;
     }
-    case VSB_SANDBOX_MOUNT_HOST_IMAGE:
-        if (m->format != VSB_SANDBOX_FORMAT_RAW) {
-            g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
-                        "image %s: %s images are not supported in LXC sandboxes yet "
-                        "(convert it: qemu-img convert -O raw)",
-                        m->source, vsb_sandbox_format_to_string(m->format));
-            return NULL;
-        }
-        fs = fs_new(GVIR_CONFIG_DOMAIN_FILESYS_FILE, m->source, m->target, false);
+    case VSB_SANDBOX_MOUNT_HOST_IMAGE: {
+        /* The controller reads raw images only: a qcow2 one is the raw
+         * view the context exports in the state directory. */
+        g_autofree char *view = NULL;
+        if (vsb_sandbox_image_needs_export(m))
+            view = vsb_sandbox_image_export_path(statedir, index);
+        fs = fs_new(GVIR_CONFIG_DOMAIN_FILESYS_FILE, view ? view : m->source, m->target, false);
         break;
+    }
     case VSB_SANDBOX_MOUNT_GUEST_BIND:
         fs = fs_new(GVIR_CONFIG_DOMAIN_FILESYS_BIND, m->source, m->target, false);
         break;

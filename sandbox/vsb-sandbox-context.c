@@ -5,6 +5,7 @@
 
 #include "vsb-sandbox-context.h"
 #include "vsb-sandbox-console.h"
+#include "vsb-sandbox-image.h"
 #include "vsb-sandbox-private.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@ struct _VsbSandboxContext {
     GVirStream *stream;
     VsbSandboxConsole *console;
     bool prepared;           /* the state directory is ours to remove */
+    GPtrArray *exports;      /* VsbSandboxImageExport, to stop after the domain */
     int interrupt;
 };
 
@@ -55,6 +57,7 @@ vsb_sandbox_context_finalize(GObject *obj)
     if (ctx->conn)
         gvir_connection_close(ctx->conn);
     g_clear_object(&ctx->conn);
+    g_clear_pointer(&ctx->exports, g_ptr_array_unref);
     G_OBJECT_CLASS(vsb_sandbox_context_parent_class)->finalize(obj);
 }
 
@@ -64,12 +67,20 @@ vsb_sandbox_context_class_init(VsbSandboxContextClass *klass)
     G_OBJECT_CLASS(klass)->finalize = vsb_sandbox_context_finalize;
 }
 
+/* A context dropped without stop() must not leave daemons behind. */
+static void
+export_stop_quiet(gpointer e)
+{
+    vsb_sandbox_image_export_stop(e, NULL);
+}
+
 static void
 vsb_sandbox_context_init(VsbSandboxContext *ctx)
 {
     const char *const daemon[] = { SBINDIR "/virt-sandboxd", NULL };
 
     ctx->daemon = g_strdupv((char **)daemon);
+    ctx->exports = g_ptr_array_new_with_free_func(export_stop_quiet);
 }
 
 VsbSandboxContext *
@@ -227,6 +238,29 @@ start_domain(VsbSandboxContext *ctx, GVirConfigDomain *conf, GError **error)
     return dom;
 }
 
+/* The raw views of qcow2 images, which the domain refers to. */
+static bool
+start_exports(VsbSandboxContext *ctx, GError **error)
+{
+    GPtrArray *mounts = vsb_sandbox_config_get_mounts(ctx->config);
+
+    for (guint i = 0; i < mounts->len; i++) {
+        VsbSandboxMount *m = g_ptr_array_index(mounts, i);
+        g_autofree char *path = NULL;
+        VsbSandboxImageExport *e;
+
+        if (!vsb_sandbox_image_needs_export(m))
+            continue;
+        path = vsb_sandbox_image_export_path(ctx->statedir, i);
+        if (!(e = vsb_sandbox_image_export_start(m->source, m->format, path, error))) {
+            g_prefix_error(error, "Mount %s: ", m->target);
+            return false;
+        }
+        g_ptr_array_add(ctx->exports, e);
+    }
+    return true;
+}
+
 bool
 vsb_sandbox_context_start(VsbSandboxContext *ctx, GError **error)
 {
@@ -258,6 +292,8 @@ vsb_sandbox_context_start(VsbSandboxContext *ctx, GError **error)
         return false;
     }
     ctx->prepared = true;
+    if (!start_exports(ctx, error))
+        return false;
     /* For whoever debugs a run: what it was asked to be. */
     cfgpath = g_build_filename(ctx->statedir, "sandbox.cfg", NULL);
     if (!vsb_sandbox_config_save(ctx->config, cfgpath, error))
@@ -335,6 +371,12 @@ vsb_sandbox_context_stop(VsbSandboxContext *ctx, GError **error)
         g_clear_object(&ctx->domain);
     }
     g_clear_object(&ctx->stream);
+    /* Once the domain (and so its loop devices) is gone; last first. */
+    while (ctx->exports->len) {
+        VsbSandboxImageExport *e = g_ptr_array_steal_index(ctx->exports, ctx->exports->len - 1);
+        if (!vsb_sandbox_image_export_stop(e, ok ? error : NULL))
+            ok = false;
+    }
     if (ctx->prepared) {
         ctx->prepared = false;
         if (!vsb_sandbox_builder_cleanup(ctx->builder, ctx->statedir, ok ? error : NULL))

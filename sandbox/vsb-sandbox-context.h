@@ -2,13 +2,14 @@
  * vsb-sandbox-context.h: one run of a sandbox through libvirt.
  *
  *   start   (the daemon started when its socket is absent), connect,
- *           prepare the state directory, start a transient domain
+ *           prepare the state directory, export qcow2 images as raw
+ *           files (vsb-sandbox-image.h), start a transient domain
  *           (destroyed by the driver too if our connection drops),
  *           open its console;
  *   run     relay stdio with init until the program's exit status
  *           (vsb-sandbox-console.h);
- *   stop    destroy the domain if it still runs, remove the state
- *           directory.  Call it on every path, errors included; it is
+ *   stop    destroy the domain if it still runs, end the image
+ *           exports, remove the state directory.  Call it on every path, errors included; it is
  *           idempotent.
  */
 #pragma once

@@ -677,6 +677,49 @@ parse_current_memory(xmlNode *node, VsbDomainDef *def, GError **error)
     return parse_memory_elem(node, &def->current_memory_kib, error);
 }
 
+/* <memtune>: hard_limit, soft_limit, swap_hard_limit.  min_guarantee
+ * has no cgroup counterpart we could honour (libvirt's LXC driver
+ * refuses it too). */
+static bool
+parse_memtune(xmlNode *node, VsbDomainDef *def, GError **error)
+{
+    static const char *const known[] = { "min_guarantee", NULL };
+
+    if (!vsb_xml_check_attrs(node, NULL, NULL, error))
+        return false;
+    for (xmlNode *c = node->children; c; c = c->next) {
+        unsigned long long *field;
+        int r = vsb_xml_next_element(c, error);
+
+        if (r < 0)
+            return false;
+        if (r == 0)
+            continue;
+        if (vsb_xml_name_is(c, "hard_limit"))
+            field = &def->mem_hard_kib;
+        else if (vsb_xml_name_is(c, "soft_limit"))
+            field = &def->mem_soft_kib;
+        else if (vsb_xml_name_is(c, "swap_hard_limit"))
+            field = &def->mem_swap_kib;
+        else
+            return vsb_xml_reject_child(c, known, error);
+        if (*field)
+            return vsb_xml_reject_duplicate(c, error);
+        if (!parse_memory_elem(c, field, error))
+            return false;
+        if (*field == 0) {
+            VSB_CONF_ERROR(error, INVALID, "<%s> must be greater than 0", VSB_CC(c->name));
+            return false;
+        }
+    }
+    if (def->mem_hard_kib && def->mem_swap_kib && def->mem_hard_kib > def->mem_swap_kib) {
+        VSB_CONF_ERROR(error, INVALID, "memory hard_limit tunable value must be lower than "
+                       "or equal to swap_hard_limit");
+        return false;
+    }
+    return true;
+}
+
 /* "0-3,^2,5": ranges and single CPUs, "^N" excludes, applied left to
  * right as libvirt does.  Returns the canonical form ("0-1,3,5"), which
  * is what libvirt writes back. */
@@ -773,11 +816,48 @@ parse_vcpu(xmlNode *node, VsbDomainDef *def, GError **error)
     return true;
 }
 
+/* libvirt's ranges: period 1000..1000000 µs, quota 1000..17592186044415
+ * µs or negative for none. */
+#define VSB_CFS_PERIOD_MIN 1000ULL
+#define VSB_CFS_PERIOD_MAX 1000000ULL
+#define VSB_CFS_QUOTA_MAX 17592186044415LL
+
+static bool
+parse_cpu_bandwidth(xmlNode *c, VsbDomainDef *def, GError **error)
+{
+    bool period = vsb_xml_name_is(c, "period");
+    g_autofree char *value = NULL;
+    gint64 q;
+
+    if ((period && def->cpu_period_us) || (!period && def->cpu_quota_us))
+        return vsb_xml_reject_duplicate(c, error);
+    if (!vsb_xml_check_attrs(c, NULL, NULL, error) ||
+        !vsb_xml_get_text_stripped(c, &value, error))
+        return false;
+    if (period) {
+        if (!parse_ull(value, VSB_CFS_PERIOD_MAX, &def->cpu_period_us) ||
+            def->cpu_period_us < VSB_CFS_PERIOD_MIN) {
+            VSB_CONF_ERROR(error, INVALID, "invalid <period> '%s': expected %llu to %llu",
+                           value, VSB_CFS_PERIOD_MIN, VSB_CFS_PERIOD_MAX);
+            return false;
+        }
+        return true;
+    }
+    if (!g_ascii_string_to_signed(value, 10, G_MININT64, VSB_CFS_QUOTA_MAX, &q, NULL) ||
+        q == 0 || (q > 0 && q < (gint64)VSB_CFS_PERIOD_MIN)) {
+        VSB_CONF_ERROR(error, INVALID, "invalid <quota> '%s': expected 1000 to %lld, or "
+                       "negative for no limit", value, VSB_CFS_QUOTA_MAX);
+        return false;
+    }
+    def->cpu_quota_us = q < 0 ? -1 : q;
+    return true;
+}
+
 static bool
 parse_cputune(xmlNode *node, VsbDomainDef *def, GError **error)
 {
     static const char *const known[] = {
-        "period", "quota", "global_period", "global_quota", "emulator_period",
+        "global_period", "global_quota", "emulator_period",
         "emulator_quota", "iothread_period", "iothread_quota", "vcpupin",
         "emulatorpin", "iothreadpin", "vcpusched", "iothreadsched",
         "emulatorsched", "cachetune", "memorytune", NULL
@@ -794,6 +874,11 @@ parse_cputune(xmlNode *node, VsbDomainDef *def, GError **error)
             return false;
         if (r == 0)
             continue;
+        if (vsb_xml_name_is(c, "period") || vsb_xml_name_is(c, "quota")) {
+            if (!parse_cpu_bandwidth(c, def, error))
+                return false;
+            continue;
+        }
         if (!vsb_xml_name_is(c, "shares"))
             return vsb_xml_reject_child(c, known, error);
         if (seen)
@@ -1689,6 +1774,7 @@ static const DomainChild domain_children[] = {
     { "metadata", parse_metadata },
     { "memory", parse_memory },
     { "currentMemory", parse_current_memory },
+    { "memtune", parse_memtune },
     { "vcpu", parse_vcpu },
     { "cputune", parse_cputune },
     { "os", parse_os },
@@ -1724,7 +1810,7 @@ parse_domain(xmlNode *root, VsbDomainDef *def, GError **error)
     };
     static const char *const known[] = {
         "genid", "cpu", "sysinfo", "maxMemory", "memoryBacking", "vcpus",
-        "iothreads", "iothreadids", "defaultiothread", "blkiotune", "memtune",
+        "iothreads", "iothreadids", "defaultiothread", "blkiotune",
         "numatune", "resource", "on_lockfailure", "pm", "perf",
         "keywrap", "launchSecurity", "bootloader", "bootloader_args", NULL
     };

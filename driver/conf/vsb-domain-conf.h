@@ -166,6 +166,11 @@ typedef struct {
                                             * writes it ("0-3,^2,5" -> "0-1,3,5"):
                                             * digits, ',' and '-' only; NULL = not given */
     unsigned long long cpu_shares;         /* <cputune><shares>; 0 = not given */
+    unsigned long long cpu_period_us;      /* <cputune><period>; 0 = not given */
+    long long cpu_quota_us;                /* <cputune><quota>; 0 = not given, < 0 = none */
+    unsigned long long mem_hard_kib;       /* <memtune><hard_limit>; 0 = not given */
+    unsigned long long mem_soft_kib;       /* <memtune><soft_limit>; 0 = not given */
+    unsigned long long mem_swap_kib;       /* <memtune><swap_hard_limit>; 0 = not given */
 
     char *os_arch;                 /* <type arch=...>, may be NULL */
     char *init;                    /* <init>, absolute path; NULL = /sbin/init */

@@ -251,14 +251,34 @@ vsb_domain_def_format(const VsbDomainDef *def, int id)
     g_string_append_printf(buf, "  <memory unit='KiB'>%llu</memory>\n", def->memory_kib);
     g_string_append_printf(buf, "  <currentMemory unit='KiB'>%llu</currentMemory>\n", current);
 
+    if (def->mem_hard_kib || def->mem_soft_kib || def->mem_swap_kib) {
+        g_string_append(buf, "  <memtune>\n");
+        if (def->mem_hard_kib)
+            g_string_append_printf(buf, "    <hard_limit unit='KiB'>%llu</hard_limit>\n",
+                                   def->mem_hard_kib);
+        if (def->mem_soft_kib)
+            g_string_append_printf(buf, "    <soft_limit unit='KiB'>%llu</soft_limit>\n",
+                                   def->mem_soft_kib);
+        if (def->mem_swap_kib)
+            g_string_append_printf(buf, "    <swap_hard_limit unit='KiB'>%llu</swap_hard_limit>\n",
+                                   def->mem_swap_kib);
+        g_string_append(buf, "  </memtune>\n");
+    }
+
     g_string_append(buf, "  <vcpu placement='static'");
     if (def->cpuset)
         attr(buf, "cpuset", def->cpuset);
     g_string_append_printf(buf, ">%u</vcpu>\n", def->vcpus ? def->vcpus : 1);
 
-    if (def->cpu_shares) {
-        g_string_append_printf(buf, "  <cputune>\n    <shares>%llu</shares>\n  </cputune>\n",
-                               def->cpu_shares);
+    if (def->cpu_shares || def->cpu_period_us || def->cpu_quota_us) {
+        g_string_append(buf, "  <cputune>\n");
+        if (def->cpu_shares)
+            g_string_append_printf(buf, "    <shares>%llu</shares>\n", def->cpu_shares);
+        if (def->cpu_period_us)
+            g_string_append_printf(buf, "    <period>%llu</period>\n", def->cpu_period_us);
+        if (def->cpu_quota_us)
+            g_string_append_printf(buf, "    <quota>%lld</quota>\n", def->cpu_quota_us);
+        g_string_append(buf, "  </cputune>\n");
     }
 
     format_os(buf, def);

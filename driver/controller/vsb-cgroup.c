@@ -777,7 +777,8 @@ v2_enable_controllers(VsbCgroupNode *n, const VsbCgroupConfig *cfg, GError **err
     } want[] = {
         { "memory", true, cfg->memory_limit_bytes != 0 },
         { "pids", true, false },
-        { "cpu", cfg->cpu_shares != 0, cfg->cpu_shares != 0 },
+        /* cpu wanted anyway: the daemon may set shares or a quota live */
+        { "cpu", true, cfg->cpu_shares != 0 || cfg->cpu_quota_us > 0 || cfg->cpu_period_us },
         { "cpuset", cfg->cpuset != NULL, cfg->cpuset != NULL },
     };
 
@@ -894,6 +895,43 @@ apply_limits(VsbCgroup *cg, const VsbCgroupConfig *cfg, GError **error)
         if (!vsb_file_write_str_at(n->payload_dir, node_is_v2(n) ? "cpu.weight" : "cpu.shares",
                                    v, error))
             return false;
+    }
+    if (cfg->memory_soft_bytes || cfg->memory_swap_bytes) {
+        if (!(n = require_controller(cg, "memory", "the memory limits", error)))
+            return false;
+    }
+    if (cfg->memory_soft_bytes) {
+        g_autofree char *v = g_strdup_printf("%llu", cfg->memory_soft_bytes);
+        if (!vsb_file_write_str_at(n->payload_dir, node_is_v2(n) ? "memory.high"
+                                   : "memory.soft_limit_in_bytes", v, error))
+            return false;
+    }
+    /* After the hard limit: v1 wants memsw >= limit_in_bytes. */
+    if (cfg->memory_swap_bytes) {
+        g_autofree char *v = g_strdup_printf("%llu", cfg->memory_swap_bytes);
+        if (!vsb_file_write_str_at(n->payload_dir, node_is_v2(n) ? "memory.swap.max"
+                                   : "memory.memsw.limit_in_bytes", v, error))
+            return false;
+    }
+    if (cfg->cpu_period_us || cfg->cpu_quota_us > 0) {
+        if (!(n = require_controller(cg, "cpu", "the CPU quota", error)))
+            return false;
+        if (node_is_v2(n)) {
+            g_autofree char *quota = cfg->cpu_quota_us > 0
+                ? g_strdup_printf("%lld", cfg->cpu_quota_us) : g_strdup("max");
+            g_autofree char *v = g_strdup_printf("%s %llu", quota, cfg->cpu_period_us
+                                                 ? cfg->cpu_period_us : 100000ULL);
+            if (!vsb_file_write_str_at(n->payload_dir, "cpu.max", v, error))
+                return false;
+        } else {
+            g_autofree char *period = g_strdup_printf("%llu", cfg->cpu_period_us);
+            g_autofree char *quota = g_strdup_printf("%lld", cfg->cpu_quota_us);
+            if ((cfg->cpu_period_us &&
+                 !vsb_file_write_str_at(n->payload_dir, "cpu.cfs_period_us", period, error)) ||
+                (cfg->cpu_quota_us > 0 &&
+                 !vsb_file_write_str_at(n->payload_dir, "cpu.cfs_quota_us", quota, error)))
+                return false;
+        }
     }
     if (cfg->cpuset) {
         if (!(n = require_controller(cg, "cpuset", "the CPU set", error)) ||

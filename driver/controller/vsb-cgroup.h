@@ -64,6 +64,10 @@ typedef struct {
     const char *partition;                 /* "machine" when NULL */
     unsigned long long memory_limit_bytes; /* 0 = none */
     unsigned long long cpu_shares;         /* 0 = none */
+    unsigned long long memory_soft_bytes;  /* 0 = none: v1 soft_limit_in_bytes, v2 memory.high */
+    unsigned long long memory_swap_bytes;  /* 0 = none: v1 memsw (memory + swap), v2 swap.max */
+    unsigned long long cpu_period_us;      /* 0 = default: CFS period */
+    long long cpu_quota_us;                /* 0 = none, < 0 = none: CFS quota per period */
     const char *cpuset;                    /* NULL = inherit */
     bool restrict_devices;                 /* deny all but @devices */
     const VsbCgroupDevice *devices;

@@ -142,8 +142,14 @@ controller_setup_cgroup(VsbController *ctl, GError **error)
     VsbCgroupConfig cfg = {
         .name = ctl->def->name,
         .partition = ctl->partition,
-        .memory_limit_bytes = ctl->def->memory_kib * 1024,
+        /* <memtune><hard_limit> overrides <memory>, as in libvirt. */
+        .memory_limit_bytes = (ctl->def->mem_hard_kib ? ctl->def->mem_hard_kib
+                               : ctl->def->memory_kib) * 1024,
+        .memory_soft_bytes = ctl->def->mem_soft_kib * 1024,
+        .memory_swap_bytes = ctl->def->mem_swap_kib * 1024,
         .cpu_shares = ctl->def->cpu_shares,
+        .cpu_period_us = ctl->def->cpu_period_us,
+        .cpu_quota_us = ctl->def->cpu_quota_us,
         .cpuset = ctl->def->cpuset,
         .restrict_devices = true,
     };

@@ -31,6 +31,7 @@ struct _VsbDomain {
     guint quick_restarts;      /* consecutive restarts after runs shorter than a second */
     GError *restart_error;     /* why the last automatic restart failed */
     bool removed;              /* out of the list, freed at the next idle */
+    bool paused;               /* payload frozen (suspend); reason is then a paused one */
 };
 
 struct _VsbDriver {
@@ -68,6 +69,9 @@ void vsb_driver_emit(VsbDriver *drv, const VsbDomainRef *ref, VsbEventType event
 void vsb_domain_emit(VsbDomain *dom, VsbEventType event, int detail);
 VsbDomainDef *vsb_domain_def_copy(const VsbDomainDef *def, GError **error);
 char *vsb_driver_run_file(VsbDriver *drv, const char *name, const char *ext);
+/* Write @def as @dom's persistent definition file (atomic); the caller
+ * then makes it dom->config. */
+bool vsb_domain_save_config(VsbDomain *dom, const VsbDomainDef *def, GError **error);
 
 /* vsb-driver-process.c */
 bool vsb_driver_watch_start(VsbDriver *drv, GError **error);
@@ -88,3 +92,8 @@ bool vsb_driver_cgroup_usage(VsbDriver *drv, const char *name, unsigned long lon
 void vsb_driver_cgroup_remove(VsbDriver *drv, const char *name);
 /* MemTotal of /proc/meminfo, 0 if unreadable. */
 unsigned long long vsb_driver_host_memory_kib(void);
+
+/* vsb-driver-tune.c */
+/* Set paused (and the reason) from the payload's freezer, when
+ * attaching to a running controller. */
+void vsb_domain_load_paused(VsbDomain *dom);

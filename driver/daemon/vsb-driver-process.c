@@ -506,6 +506,7 @@ vsb_domain_launch(VsbDomain *dom, VsbDomainDef *def_in, GError **error)
     dom->init_pid = init_pid;
     dom->controller_pid = st.controller_pid;
     dom->reason = VSB_RUNNING_BOOTED;
+    dom->paused = false;
     dom->request = VSB_DOMAIN_REQUEST_NONE;
     dom->started_mono = g_get_monotonic_time();
     dom->run_id++;
@@ -671,6 +672,7 @@ domain_attach(VsbDriver *drv, VsbDomain *dom, const char *name)
     dom->init_pid = st.init_pid;
     dom->controller_pid = st.controller_pid;
     dom->reason = VSB_RUNNING_BOOTED;
+    vsb_domain_load_paused(dom);
     dom->request = VSB_DOMAIN_REQUEST_NONE;
     age = st.started_us ? MAX(g_get_real_time() - st.started_us, 0) : QUICK_RUN_US;
     dom->started_mono = g_get_monotonic_time() - age;

@@ -297,7 +297,9 @@ vsb_domain_get_state(VsbDomain *dom, int *reason)
 {
     if (reason)
         *reason = dom->reason;
-    return dom->live ? VSB_DOMAIN_STATE_RUNNING : VSB_DOMAIN_STATE_SHUTOFF;
+    if (!dom->live)
+        return VSB_DOMAIN_STATE_SHUTOFF;
+    return dom->paused ? VSB_DOMAIN_STATE_PAUSED : VSB_DOMAIN_STATE_RUNNING;
 }
 
 const VsbDomainDef *
@@ -477,6 +479,20 @@ save_config(VsbDriver *drv, const VsbDomainDef *def, GError **error)
     return vsb_mkdir_p(drv->config_dir, 0700, error) &&
         vsb_file_write_atomic(path, xml, strlen(xml), 0600, error) &&
         sync_dir(drv->config_dir, error);
+}
+
+bool
+vsb_domain_save_config(VsbDomain *dom, const VsbDomainDef *def, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+
+    if (!save_config(dom->drv, def, &local)) {
+        vsb_driver_error(error, VSB_DRIVER_ERROR_OPERATION_FAILED,
+                         "cannot save the definition of domain '%s': %s", dom->name,
+                         local->message);
+        return false;
+    }
+    return true;
 }
 
 /* libvirt's rules for a new definition against the existing domains;

@@ -171,6 +171,25 @@ bool vsb_driver_shutdown(VsbDriver *drv, VsbDomain *dom, unsigned int flags, GEr
 /* Restart init in a fresh container; STOPPED then STARTED events. */
 bool vsb_driver_reboot(VsbDriver *drv, VsbDomain *dom, unsigned int flags, GError **error);
 
+/* Freeze / thaw the container's processes (the payload cgroup's
+ * freezer): state PAUSED (reason USER), events SUSPENDED/PAUSED and
+ * RESUMED/UNPAUSED.  Suspending a paused domain does nothing. */
+bool vsb_driver_suspend(VsbDriver *drv, VsbDomain *dom, GError **error);
+bool vsb_driver_resume(VsbDriver *drv, VsbDomain *dom, GError **error);
+
+/* Memory tunables in KiB (libvirt's "hard_limit", "soft_limit",
+ * "swap_hard_limit"); VSB_MEMTUNE_UNLIMITED (libvirt's
+ * VIR_DOMAIN_MEMORY_PARAM_UNLIMITED) or above for no limit. */
+#define VSB_MEMTUNE_UNLIMITED 9007199254740991ULL
+typedef struct {
+    bool set_hard, set_soft, set_swap;
+    unsigned long long hard_kib, soft_kib, swap_kib;
+} VsbMemtune;
+/* Change the running domain's payload cgroup (@live) and/or its
+ * persistent definition (@config, saved), all or nothing for each. */
+bool vsb_driver_set_memtune(VsbDriver *drv, VsbDomain *dom, const VsbMemtune *mt, bool live,
+                            bool config, GError **error);
+
 /* A socket carrying the domain's console both ways (from the
  * controller's control socket, after its "ok").  Caller owns it. */
 int vsb_driver_open_console(VsbDriver *drv, VsbDomain *dom, bool force, GError **error);

@@ -393,10 +393,14 @@ proc_get_memory_parameters(VsbRpcCall *call, void *a, void *r, GError **error)
     }
     if (!(def = tuning_def(dom, args->flags, error)))
         return false;
-    /* <memory> is the hard limit the controller sets. */
-    vsb_rpc_param_set_ullong(&p[0], "hard_limit", def->memory_kib ? def->memory_kib : unlimited);
-    vsb_rpc_param_set_ullong(&p[1], "soft_limit", unlimited);
-    vsb_rpc_param_set_ullong(&p[2], "swap_hard_limit", unlimited);
+    /* <memtune><hard_limit>, else <memory>, is the hard limit the
+     * controller sets. */
+    vsb_rpc_param_set_ullong(&p[0], "hard_limit", def->mem_hard_kib ? def->mem_hard_kib :
+                             def->memory_kib ? def->memory_kib : unlimited);
+    vsb_rpc_param_set_ullong(&p[1], "soft_limit", def->mem_soft_kib ? def->mem_soft_kib :
+                             unlimited);
+    vsb_rpc_param_set_ullong(&p[2], "swap_hard_limit", def->mem_swap_kib ? def->mem_swap_kib :
+                             unlimited);
     n = MIN((guint)args->nparams, G_N_ELEMENTS(p));
     ret->params.params_len = n;
     ret->params.params_val = g_new0(vsb_rpc_param, n);
@@ -405,6 +409,86 @@ proc_get_memory_parameters(VsbRpcCall *call, void *a, void *r, GError **error)
         xdr_free((xdrproc_t)xdr_vsb_rpc_param, (char *)&p[i]);
     ret->nparams = n;
     return true;
+}
+
+/* What a tuning change with @flags (VIR_DOMAIN_AFFECT_*) changes,
+ * libvirt's way: "current" is live when running, else config. */
+static bool
+tuning_affect(VsbDomain *dom, unsigned int flags, bool *live, bool *config, GError **error)
+{
+    *live = flags & VIR_DOMAIN_AFFECT_LIVE;
+    *config = flags & VIR_DOMAIN_AFFECT_CONFIG;
+    if (!*live && !*config) {
+        *live = vsb_domain_is_active(dom);
+        *config = !*live;
+    }
+    if (*live && !vsb_domain_is_active(dom)) {
+        vsb_rpc_set_error(error, VIR_ERR_OPERATION_INVALID, "domain is not running");
+        return false;
+    }
+    if (*config && !vsb_domain_is_persistent(dom)) {
+        vsb_rpc_set_error(error, VIR_ERR_OPERATION_INVALID,
+                          "transient domains do not have any persistent config");
+        return false;
+    }
+    return true;
+}
+
+/* An unsigned long long typed parameter's value. */
+static bool
+param_ullong(const vsb_rpc_param *p, unsigned long long *v, GError **error)
+{
+    if (p->value.type != VSB_RPC_PARAM_ULLONG) {
+        vsb_rpc_set_error(error, VIR_ERR_INVALID_ARG,
+                          "invalid type for parameter '%s', expected 'ullong'", p->field);
+        return false;
+    }
+    *v = p->value.vsb_rpc_param_value_u.ul;
+    return true;
+}
+
+static bool
+proc_set_memory_parameters(VsbRpcCall *call, void *a, void *r, GError **error)
+{
+    vsb_rpc_domain_set_params_args *args = a;
+    VsbMemtune mt = { 0 };
+    bool live, config;
+    VsbDomain *dom;
+
+    if (!vsb_rpc_check_flags(args->flags, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
+                             "virDomainSetMemoryParameters", error))
+        return false;
+    if (!vsb_rpc_params_check(args->params.params_val, args->params.params_len, error))
+        return false;
+    for (guint i = 0; i < args->params.params_len; i++) {
+        const vsb_rpc_param *p = &args->params.params_val[i];
+        unsigned long long *v;
+
+        if (g_str_equal(p->field, "hard_limit")) {
+            mt.set_hard = true;
+            v = &mt.hard_kib;
+        } else if (g_str_equal(p->field, "soft_limit")) {
+            mt.set_soft = true;
+            v = &mt.soft_kib;
+        } else if (g_str_equal(p->field, "swap_hard_limit")) {
+            mt.set_swap = true;
+            v = &mt.swap_kib;
+        } else if (g_str_equal(p->field, "min_guarantee")) {
+            vsb_rpc_set_error(error, VIR_ERR_CONFIG_UNSUPPORTED,
+                              "min_guarantee is not supported by the LXC driver");
+            return false;
+        } else {
+            vsb_rpc_set_error(error, VIR_ERR_INVALID_ARG, "parameter '%s' not supported",
+                              p->field);
+            return false;
+        }
+        if (!param_ullong(p, v, error))
+            return false;
+    }
+    if (!(dom = vsb_rpc_lookup(call, &args->dom, error)) ||
+        !tuning_affect(dom, args->flags, &live, &config, error))
+        return false;
+    return vsb_driver_set_memtune(vsb_rpc_call_driver(call), dom, &mt, live, config, error);
 }
 
 /* A container's "vcpus": <vcpu> (how many CPUs it may use), one when
@@ -787,6 +871,24 @@ destroy(VsbRpcCall *call, const vsb_rpc_nonnull_domain *wire, GError **error)
 }
 
 static bool
+proc_suspend(VsbRpcCall *call, void *a, void *r, GError **error)
+{
+    vsb_rpc_domain_args *args = a;
+    VsbDomain *dom = vsb_rpc_lookup(call, &args->dom, error);
+
+    return dom && vsb_driver_suspend(vsb_rpc_call_driver(call), dom, error);
+}
+
+static bool
+proc_resume(VsbRpcCall *call, void *a, void *r, GError **error)
+{
+    vsb_rpc_domain_args *args = a;
+    VsbDomain *dom = vsb_rpc_lookup(call, &args->dom, error);
+
+    return dom && vsb_driver_resume(vsb_rpc_call_driver(call), dom, error);
+}
+
+static bool
 proc_destroy(VsbRpcCall *call, void *a, void *r, GError **error)
 {
     vsb_rpc_domain_args *args = a;
@@ -1019,20 +1121,20 @@ const VsbRpcProc vsb_rpc_procs_domain[] = {
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SHUTDOWN_FLAGS, "virDomainShutdownFlags", DF, NONE,
                  proc_shutdown_flags, W),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_REBOOT, "virDomainReboot", DF, NONE, proc_reboot, W),
+    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SUSPEND, "virDomainSuspend", D, NONE, proc_suspend, W),
+    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_MEMORY_PARAMETERS, "virDomainSetMemoryParameters",
+                 vsb_rpc_domain_set_params_args, NONE, proc_set_memory_parameters, W),
+    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_RESUME, "virDomainResume", D, NONE, proc_resume, W),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_OPEN_CONSOLE, "virDomainOpenConsole",
                  vsb_rpc_domain_open_console_args, NONE, proc_open_console, W),
     VSB_RPC_PROC(VSB_RPC_PROGRAM_LXC, VSB_RPC_LXC_PROC_DOMAIN_OPEN_NAMESPACE,
                  "virDomainLxcOpenNamespace", DF, NONE, proc_open_namespace, W),
 
     /* Known, not (yet) supported: answered VIR_ERR_NO_SUPPORT with the
-     * API's name.  Pausing needs the freezer, tuning writes come with
-     * the resource work, save/restore with checkpoint/restore. */
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SUSPEND, "virDomainSuspend", NONE, NONE, NULL, W),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_RESUME, "virDomainResume", NONE, NONE, NULL, W),
+     * API's name.  Tuning writes come with the resource work,
+     * save/restore with checkpoint/restore. */
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_MEMORY_FLAGS, "virDomainSetMemoryFlags", NONE, NONE,
                  NULL, W),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_MEMORY_PARAMETERS, "virDomainSetMemoryParameters",
-                 NONE, NONE, NULL, W),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS,
                  "virDomainSetSchedulerParameters", NONE, NONE, NULL, W),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS,

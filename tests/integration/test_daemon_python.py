@@ -168,7 +168,7 @@ def test_errors(daemon, root_fs):
     try:
         dom = conn.createXML(busybox_domain("err", root_fs), 0)
         assert error_code(conn.lookupByName, "nope") == libvirt.VIR_ERR_NO_DOMAIN
-        assert error_code(dom.suspend) == libvirt.VIR_ERR_NO_SUPPORT
+        assert error_code(dom.managedSave) == libvirt.VIR_ERR_NO_SUPPORT
         assert error_code(dom.shutdownFlags, 64) == libvirt.VIR_ERR_INVALID_ARG
         assert error_code(dom.create) == libvirt.VIR_ERR_OPERATION_INVALID
         assert error_code(conn.defineXML, "<domain type='lxc'><name>x") == libvirt.VIR_ERR_XML_ERROR

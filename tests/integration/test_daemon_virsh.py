@@ -249,7 +249,7 @@ def test_unsupported(daemon, root_fs):
     name = "unsup"
     define(daemon, busybox_domain(name, root_fs), name)
     daemon.virsh("start", name)
-    r = daemon.virsh("suspend", name, check=False)
+    r = daemon.virsh("managedsave", name, check=False)
     assert r.returncode != 0 and "not supported" in r.stderr, r.stderr
     r = daemon.virsh("net-list", check=False)
     assert r.returncode != 0 and "not supported" in r.stderr, r.stderr

@@ -12,6 +12,7 @@ take it yet: libvirt-xml/README.md); they run as soon as it does.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -134,3 +135,61 @@ def test_bad_option(daemon):  # noqa: F811
 def test_lxc_needs_a_command(daemon):  # noqa: F811
     p = vs(daemon.uri)
     assert p.returncode == 125 and b"No command given" in p.stderr, p
+
+
+def loop_backing_files():
+    return {p.read_text().strip() for p in Path("/sys/block").glob("loop*/loop/backing_file")}
+
+
+def test_host_image_qcow2(uri, tmp_path):
+    """A qcow2 image through qemu-storage-daemon's FUSE export on a loop
+    device; afterwards no FUSE mount, daemon or loop device is left."""
+    if not (shutil.which("qemu-img") and shutil.which("qemu-storage-daemon")):
+        pytest.skip("qemu-img and qemu-storage-daemon needed (qemu-utils, qemu-system-common)")
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "hello.txt").write_text("hello from qcow2\n")
+    raw, image = tmp_path / "img.raw", tmp_path / "img,with comma.qcow2"
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(content), str(raw), "8M"], check=True)
+    subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(image)], check=True)
+    loops = loop_backing_files()
+    p = vs(uri, "-m", f"host-image:/mnt={image},format=qcow2", "--", "/bin/sh", "-c",
+           "cat /mnt/hello.txt; echo new >/mnt/new.txt")
+    assert (p.stdout, p.returncode) == (b"hello from qcow2\n", 0), p
+    assert str(image) not in Path("/proc/self/mounts").read_text()
+    assert "img.qcow2" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
+                                             text=True).stdout
+    assert not [f for f in loop_backing_files() - loops if "images" in f], loop_backing_files()
+    assert subprocess.run(["pgrep", "-f", f"filename={tmp_path}"]).returncode == 1
+    # Written through the export into the qcow2 image.
+    p = vs(uri, "-m", f"host-image:/mnt={image}", "--", "cat", "/mnt/new.txt")
+    assert (p.stdout, p.returncode) == (b"new\n", 0), p
+
+
+def test_host_image_qcow2_errors_and_interrupt(uri, daemon, tmp_path):  # noqa: F811
+    """A file that is no qcow2: qemu-storage-daemon's error, nothing left.
+    Interrupted while running: the export ends with the domain."""
+    if not (shutil.which("qemu-img") and shutil.which("qemu-storage-daemon")):
+        pytest.skip("qemu-img and qemu-storage-daemon needed (qemu-utils, qemu-system-common)")
+    bogus = tmp_path / "bogus.qcow2"
+    bogus.write_bytes(b"not an image" * 100)
+    p = vs(uri, "-m", f"host-image:/mnt={bogus}", "--", "/bin/true")
+    assert p.returncode != 0 and b"qemu-storage-daemon failed" in p.stderr, p
+    assert b"/mnt" in p.stderr, p
+
+    raw, image = tmp_path / "img.raw", tmp_path / "img.qcow2"
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(raw), "8M"], check=True)
+    subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(raw), str(image)], check=True)
+    p = subprocess.Popen([str(VIRT_SANDBOX), "-c", uri, "-n", "vsbt-qcow2-int",
+                          "-m", f"host-image:/mnt={image}", "--",
+                          "/bin/sh", "-c", "echo started; exec sleep 1000"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(), cwd="/")
+    assert p.stdout.readline() == b"started\n"
+    assert subprocess.run(["pgrep", "-f", f"filename={image}"]).returncode == 0
+    p.send_signal(signal.SIGTERM)
+    p.wait(timeout=30)
+    assert p.returncode == 128 + signal.SIGTERM
+    assert "vsbt-qcow2-int" not in daemon.domains()
+    assert subprocess.run(["pgrep", "-f", f"filename={image}"]).returncode == 1
+    assert "images/" not in Path("/proc/self/mounts").read_text()
+    assert not [f for f in loop_backing_files() if "vsbt-qcow2-int" in f]
