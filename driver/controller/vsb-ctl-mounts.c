@@ -358,7 +358,7 @@ vsb_ctl_mounts_setup_filesystems(const VsbCtlChildConfig *cfg, VsbCtlPremounts *
 /* Files of /proc that reveal or change the host: hidden behind
  * /dev/null.  Directories: behind an empty read-only tmpfs. */
 static const char *const masked_files[] = {
-    "proc/kcore", "proc/sysrq-trigger", "proc/kallsyms", "proc/timer_list",
+    "proc/kcore", "proc/kallsyms", "proc/timer_list",
     "proc/keys", "proc/latency_stats", "proc/sched_debug", "proc/kmsg",
     "proc/kpagecount", "proc/kpageflags", "proc/kpagecgroup", "proc/config.gz",
     "proc/vmallocinfo",
@@ -371,6 +371,12 @@ static const char *const masked_dirs[] = {
 /* Kernel knobs that stay readable but must not be written. */
 static const char *const readonly_proc[] = {
     "proc/sys", "proc/irq", "proc/bus", "proc/fs",
+};
+/* Files that must not be written, bound read-only onto themselves: opening
+ * them for writing fails (EROFS).  /dev/null would not do: a device node
+ * opens for writing even on a read-only mount, and the write "succeeds". */
+static const char *const readonly_proc_files[] = {
+    "proc/sysrq-trigger",
 };
 
 static bool
@@ -396,6 +402,12 @@ vsb_ctl_mounts_setup_proc(const VsbCtlChildConfig *cfg, int rootfd, GError **err
             continue;
         mfd = clone_tree(rootfd, readonly_proc[i], true, true, error);
         if (mfd < 0 || !vsb_ctl_attach_in_root(mfd, rootfd, readonly_proc[i], false, error))
+            return false;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(readonly_proc_files); i++) {
+        const char *f = readonly_proc_files[i];
+        if (path_exists_in_root(rootfd, f) &&
+            !vsb_ctl_bind_at(rootfd, f, rootfd, f, false, true, error))
             return false;
     }
     for (size_t i = 0; i < G_N_ELEMENTS(masked_files); i++) {

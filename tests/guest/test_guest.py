@@ -1,0 +1,297 @@
+"""Tests that need a kernel of their own: each profile of tests/guest/run
+boots one guest (Debian's 6.1 kernel under QEMU) that runs a whole
+group of tests, and the tests here check what came out.
+
+  cgroup2   tests/guest/suite: test-cgroup and the integration tests of
+            the controller, the driver and the /proc views on pure
+            cgroup v2
+  selinux   tests/guest/selinux-mcs: MCS categories enforced
+  kernel61  the host's cgroup layout on the 6.1 kernel: test-cgroup
+
+Run as root (tools/run-tests does, after building):
+    VSB_BUILDDIR=... /usr/bin/python3 -m pytest tests/guest
+
+Skipped, saying why, only where QEMU itself cannot run; everything else
+(no kernel installed, a guest that does not boot) fails.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+SRCDIR = HERE.parents[1]
+BUILDDIR = Path(os.environ.get("VSB_BUILDDIR") or SRCDIR / "build").resolve()
+RUN = HERE / "run"
+
+# Exit statuses of tests/guest/run besides the command's.
+RUN_TIMEOUT, RUN_FAILED, RUN_SKIP = 124, 125, 77
+
+# Whole-boot budgets (TCG on 2 cores; KVM is many times faster).
+CGROUP2_TIMEOUT = 1500
+SMALL_TIMEOUT = 300
+
+
+@dataclass
+class Boot:
+    profile: str
+    argv: list
+    status: int
+    stdout: str
+    stderr: str
+    seconds: float
+    left_on_host: list
+
+    @property
+    def kv(self):
+        out = {}
+        for line in self.stdout.splitlines():
+            k, sep, v = line.partition("=")
+            if sep and re.fullmatch(r"[A-Za-z0-9_]+", k):
+                out[k] = v
+        return out
+
+    def tail(self, n=60):
+        return "\n".join(self.stdout.splitlines()[-n:])
+
+    def __str__(self):
+        return (f"\n$ {' '.join(map(str, self.argv))}\n-> status {self.status} "
+                f"after {self.seconds:.0f} s\n--- stdout (last lines) ---\n{self.tail()}\n"
+                f"--- stderr ---\n{self.stderr[-4000:]}")
+
+    __repr__ = __str__
+
+
+def _guest_leftovers():
+    """QEMU processes of tests/guest/run and its run dirs."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "qemu-system" in cmd and "vsb.run=" in cmd:
+            found.append(f"process {entry}: {cmd[:120]}")
+    found += [f"run dir {p}" for p in sorted(Path("/tmp").glob("vsb-guest.*"))]
+    return found
+
+
+def boot(profile, command, timeout):
+    """tests/guest/run PROFILE -- COMMAND, with the build tree writable."""
+    before = set(_guest_leftovers())
+    argv = [str(RUN), "--timeout", str(timeout), "--rw", str(BUILDDIR), profile, "--", *command]
+    env = dict(os.environ, VSB_BUILDDIR=str(BUILDDIR), PYTHONDONTWRITEBYTECODE="1")
+    t0 = time.monotonic()
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                       timeout=timeout + 120)
+    seconds = time.monotonic() - t0
+    left = sorted(set(_guest_leftovers()) - before)
+    return Boot(profile, argv, p.returncode, p.stdout.decode(errors="replace"),
+                p.stderr.decode(errors="replace"), seconds, left)
+
+
+def assert_booted(b):
+    """The guest ran the command to its end (whatever its status)."""
+    assert b.status not in (RUN_TIMEOUT, RUN_FAILED), f"the {b.profile} guest did not run{b}"
+
+
+@pytest.fixture(scope="session")
+def qemu():
+    if os.geteuid() != 0:
+        pytest.fail("the guest tests must run as root")
+    p = subprocess.run([str(RUN), "--check"], stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=180)
+    if p.returncode == RUN_SKIP:
+        pytest.skip(f"QEMU cannot run here, no guest test: {p.stderr.strip()}")
+    assert p.returncode == 0, f"tests/guest/run --check: {p.returncode}\n{p.stdout}{p.stderr}"
+
+
+# --------------------------------------------------------------------
+# cgroup2: the controller's tests on pure cgroup v2
+# --------------------------------------------------------------------
+
+def _parse_junit(path):
+    """{test id: "passed" | "failed" | "skipped"} of a pytest junit file."""
+    out = {}
+    for tc in ET.parse(path).getroot().iter("testcase"):
+        tags = {child.tag for child in tc}
+        name = f"{tc.get('classname')}::{tc.get('name')}"
+        if "failure" in tags or "error" in tags:
+            out[name] = "failed"
+        elif "skipped" in tags:
+            out[name] = "skipped"
+        else:
+            out[name] = "passed"
+    return out
+
+
+def _parse_tap(path):
+    """{test name: "passed" | "failed" | "skipped"} of a TAP file."""
+    out = {}
+    for line in Path(path).read_text(errors="replace").splitlines():
+        m = re.match(r"(not )?ok \d+ (\S+)(.*)", line)
+        if m:
+            out[m.group(2)] = ("failed" if m.group(1) else
+                               "skipped" if "# SKIP" in m.group(3) else "passed")
+    return out
+
+
+@pytest.fixture(scope="module")
+def cgroup2(qemu):
+    results = BUILDDIR / "guest" / "cgroup2"
+    shutil.rmtree(results, ignore_errors=True)
+    b = boot("cgroup2", [str(HERE / "suite"), str(results)], CGROUP2_TIMEOUT)
+    b.results = results
+    junit = results / "integration-junit.xml"
+    b.integration = _parse_junit(junit) if junit.exists() else None
+    tap = results / "test-cgroup.tap"
+    b.unit = _parse_tap(tap) if tap.exists() else None
+    return b
+
+
+def _counts(results):
+    c = {"passed": 0, "failed": 0, "skipped": 0}
+    for v in results.values():
+        c[v] += 1
+    return c
+
+
+def test_cgroup2_guest_is_pure_v2(cgroup2):
+    assert_booted(cgroup2)
+    line = [ln for ln in cgroup2.stdout.splitlines() if ln.startswith("== cgroups:")]
+    assert line and line[0].split() == ["==", "cgroups:", "/sys/fs/cgroup(cgroup2)"], \
+        f"the guest's cgroup mounts are not cgroup2 alone{cgroup2}"
+
+
+def test_cgroup2_test_cgroup_passes(cgroup2):
+    """The C cgroup tests, their "host" half on the guest's pure v2."""
+    assert_booted(cgroup2)
+    assert cgroup2.unit, f"no TAP from test-cgroup{cgroup2}"
+    failed = [t for t, r in cgroup2.unit.items() if r == "failed"]
+    assert not failed, f"test-cgroup failed in the guest: {failed} ({_counts(cgroup2.unit)}){cgroup2}"
+    assert cgroup2.unit.get("/cgroup/host/lifecycle-v2-only") == "passed", cgroup2.unit
+
+
+def test_cgroup2_integration_tests_pass(cgroup2):
+    """The controller's integration tests (tests/guest/suite names the
+    files) in one boot: the guest's pytest summary, its failures named
+    here."""
+    assert_booted(cgroup2)
+    res = cgroup2.integration
+    assert res, f"the guest's pytest wrote no report{cgroup2}"
+    failed = sorted(t for t, r in res.items() if r == "failed")
+    summary = [ln for ln in cgroup2.stdout.splitlines()
+               if re.search(r"\d+ (passed|failed)", ln) and " in " in ln]
+    assert not failed, (f"in the cgroup2 guest: {_counts(res)}; pytest said "
+                        f"{summary[-1] if summary else '?'}; failed:\n  " + "\n  ".join(failed)
+                        + f"\n(report: {cgroup2.results}/integration-junit.xml){cgroup2}")
+    assert _counts(res)["passed"] >= 50, _counts(res)
+
+
+def test_cgroup2_memory_limit_holds(cgroup2):
+    """The OOM test ran (not skipped) and passed: the memory limit holds
+    inside, the guest's test process saw no OOM kill in its own cgroup."""
+    assert_booted(cgroup2)
+    res = cgroup2.integration or {}
+    hog = [t for t in res if t.endswith("::test_memory_hog_is_oom_killed_inside")]
+    assert hog, f"no test_memory_hog_is_oom_killed_inside in the guest's run{cgroup2}"
+    assert res[hog[0]] == "passed", f"{hog[0]}: {res[hog[0]]}{cgroup2}"
+
+
+def test_cgroup2_nothing_left_in_guest(cgroup2):
+    assert_booted(cgroup2)
+    assert "nothing left behind" in cgroup2.stdout, \
+        f"the guest's leak check found something{cgroup2}"
+
+
+# --------------------------------------------------------------------
+# selinux: MCS enforcement
+# --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def selinux(qemu):
+    return boot("selinux", [str(HERE / "selinux-mcs")], SMALL_TIMEOUT)
+
+
+def test_selinux_enforcing(selinux):
+    assert_booted(selinux)
+    assert selinux.kv.get("enforce") == "1", str(selinux)
+    assert selinux.kv.get("setup") == "yes", str(selinux)
+
+
+def test_selinux_mcs_own_categories_readable(selinux):
+    assert_booted(selinux)
+    assert selinux.kv.get("c1c2_reads_own") == "0", \
+        f"svirt_t:s0:c1,c2 could not read its own svirt_image_t:s0:c1,c2 file{selinux}"
+    assert selinux.kv.get("c3c4_reads_other") == "0", \
+        f"svirt_t:s0:c3,c4 could not read svirt_image_t:s0:c3,c4{selinux}"
+
+
+def test_selinux_mcs_other_categories_refused(selinux):
+    assert_booted(selinux)
+    assert selinux.kv.get("c1c2_reads_other") not in (None, "0"), \
+        f"svirt_t:s0:c1,c2 read a file of categories c3,c4{selinux}"
+    assert "avc:  denied  { read }" in selinux.kv.get("avc", ""), \
+        f"no AVC for the refused read in the kernel log{selinux}"
+
+
+# --------------------------------------------------------------------
+# kernel61: Debian's kernel with the host's cgroup layout
+# --------------------------------------------------------------------
+
+KERNEL61_SCRIPT = r"""
+echo "kernel=$(uname -r)"
+echo "cgroup_mounts=$(awk '$3 ~ /^cgroup/ { printf "%s:%s ", $2, $3 }' /proc/self/mounts)"
+"$VSB_BUILDDIR/tests/test-cgroup" > /tmp/test-cgroup.tap 2>&1
+echo "test_cgroup_status=$?"
+grep -E '^(not )?ok ' /tmp/test-cgroup.tap
+"""
+
+
+@pytest.fixture(scope="module")
+def kernel61(qemu):
+    return boot("kernel61", ["/bin/sh", "-c", KERNEL61_SCRIPT], SMALL_TIMEOUT)
+
+
+def _host_cgroup_mounts():
+    with open("/proc/self/mounts") as f:
+        return sorted(f"{ln.split()[1]}:{ln.split()[2]}" for ln in f
+                      if ln.split()[2] in ("cgroup", "cgroup2"))
+
+
+def test_kernel61_boots_debian_61(kernel61):
+    assert_booted(kernel61)
+    assert kernel61.status == 0, str(kernel61)
+    assert kernel61.kv.get("kernel", "").startswith("6.1."), str(kernel61)
+
+
+def test_kernel61_has_the_hosts_cgroup_layout(kernel61):
+    assert_booted(kernel61)
+    assert sorted(kernel61.kv.get("cgroup_mounts", "").split()) == _host_cgroup_mounts(), \
+        str(kernel61)
+
+
+def test_kernel61_test_cgroup_passes(kernel61):
+    assert_booted(kernel61)
+    assert kernel61.kv.get("test_cgroup_status") == "0", str(kernel61)
+    assert "not ok" not in kernel61.stdout, str(kernel61)
+
+
+# --------------------------------------------------------------------
+# Every boot: nothing left on the host
+# --------------------------------------------------------------------
+
+@pytest.mark.parametrize("profile", ["cgroup2", "selinux", "kernel61"])
+def test_guest_left_nothing_on_host(request, profile):
+    b = request.getfixturevalue(profile)
+    assert b.left_on_host == [], f"left on the host by the {profile} guest: {b.left_on_host}"
