@@ -25,34 +25,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vsb-test-util.h"
+
 #define VIRT_XML_VALIDATE "/usr/bin/virt-xml-validate"
 
 static char *data_dir;
 static char *examples_dir;
-
-static char *
-find_data_dir(void)
-{
-    const char *top = g_getenv("abs_top_srcdir");
-    g_autofree char *here = NULL;
-
-    if (top)
-        return g_build_filename(top, "tests", "domainconfdata", NULL);
-    /* Run by hand: the data sits next to this source file. */
-    here = g_path_get_dirname(__FILE__);
-    return g_build_filename(here, "domainconfdata", NULL);
-}
-
-static char *
-read_file(const char *path)
-{
-    g_autoptr(GError) error = NULL;
-    char *data = NULL;
-
-    if (!g_file_get_contents(path, &data, NULL, &error))
-        g_error("%s", error->message);
-    return data;
-}
 
 /* libvirt's schema is the referee for what libvirt would accept. */
 static void
@@ -143,13 +121,13 @@ test_valid(gconstpointer data)
     g_autoptr(GError) error = NULL;
     g_autofree char *in_path = g_strdup_printf("%s/%s.xml", data_dir, name);
     g_autofree char *out_path = g_strdup_printf("%s/%s.out.xml", data_dir, name);
-    g_autofree char *in = read_file(in_path);
+    g_autofree char *in = vsb_test_read_file(in_path);
     g_autofree char *expected = NULL;
     g_autofree char *actual = NULL;
     g_autofree char *again = NULL;
 
     if (g_file_test(out_path, G_FILE_TEST_EXISTS)) {
-        expected = read_file(out_path);
+        expected = vsb_test_read_file(out_path);
         g_assert_cmpstr(expected, !=, in);  /* .out.xml only where it differs */
     } else {
         expected = g_strdup(in);
@@ -176,7 +154,7 @@ test_example(gconstpointer data)
     const char *file = data;
     g_autoptr(GError) error = NULL;
     g_autofree char *path = g_build_filename(examples_dir, file, NULL);
-    g_autofree char *in = read_file(path);
+    g_autofree char *in = vsb_test_read_file(path);
     g_autofree char *actual = parse_format(path, &error);
 
     g_assert_no_error(error);
@@ -774,7 +752,7 @@ static GPtrArray *
 add_invalid_tests(void)
 {
     g_autofree char *list = g_build_filename(data_dir, "invalid", "cases.txt", NULL);
-    g_autofree char *text = read_file(list);
+    g_autofree char *text = vsb_test_read_file(list);
     g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
     GPtrArray *cases = g_ptr_array_new_with_free_func(invalid_case_free);
 
@@ -807,7 +785,7 @@ main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    data_dir = find_data_dir();
+    data_dir = vsb_test_data_dir("domainconfdata");
     examples_dir = g_build_filename(data_dir, "..", "..", "libvirt-xml", "examples", NULL);
 
     g_test_add_func("/domain-conf/scaled-integer", test_scaled);

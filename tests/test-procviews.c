@@ -24,19 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vsb-test-util.h"
+
 static char *data_dir;
-
-static char *
-find_data_dir(void)
-{
-    const char *top = g_getenv("abs_top_srcdir");
-    g_autofree char *here = NULL;
-
-    if (top)
-        return g_build_filename(top, "tests", "procdata", NULL);
-    here = g_path_get_dirname(__FILE__);
-    return g_build_filename(here, "procdata", NULL);
-}
 
 static void
 load_dir(GHashTable *files, const char *dir, const char *prefix)
@@ -244,7 +234,7 @@ main(int argc, char **argv)
     int ret;
 
     g_test_init(&argc, &argv, NULL);
-    data_dir = find_data_dir();
+    data_dir = vsb_test_data_dir("procdata");
     g_test_add_func("/procviews/cpu-list", test_cpu_list);
     g_test_add_func("/procviews/load-average", test_load_average);
     g_test_add_func("/procviews/view-names", test_view_names);

@@ -11,19 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vsb-test-util.h"
+
 static char *data_dir;
-
-static char *
-find_data_dir(void)
-{
-    const char *top = g_getenv("abs_top_srcdir");
-    g_autofree char *here = NULL;
-
-    if (top)
-        return g_build_filename(top, "tests", "sandboxdata", NULL);
-    here = g_path_get_dirname(__FILE__);
-    return g_build_filename(here, "sandboxdata", NULL);
-}
 
 static VsbSandboxCli *
 parse_line(const char *args, GError **error)
@@ -176,7 +166,7 @@ main(int argc, char **argv)
     int n = 0;
 
     g_test_init(&argc, &argv, NULL);
-    data_dir = find_data_dir();
+    data_dir = vsb_test_data_dir("sandboxdata");
     path = g_build_filename(data_dir, "cli.txt", NULL);
     if (!g_file_get_contents(path, &text, NULL, &error))
         g_error("%s", error->message);

@@ -26,34 +26,13 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
+#include "vsb-test-util.h"
+
 #define TEST_INIT "/usr/libexec/virt-sandbox-init"
 #define TEST_STATEDIR "/run/virt-sandbox/sandbox/test"
 #define TEST_LABEL "unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023"
 
 static char *data_dir;
-
-static char *
-find_data_dir(void)
-{
-    const char *top = g_getenv("abs_top_srcdir");
-    g_autofree char *here = NULL;
-
-    if (top)
-        return g_build_filename(top, "tests", "sandboxdata", NULL);
-    here = g_path_get_dirname(__FILE__);
-    return g_build_filename(here, "sandboxdata", NULL);
-}
-
-static char *
-read_file(const char *path)
-{
-    g_autoptr(GError) error = NULL;
-    char *data = NULL;
-
-    if (!g_file_get_contents(path, &data, NULL, &error))
-        g_error("%s", error->message);
-    return data;
-}
 
 static void
 check_expected(const char *path, const char *actual)
@@ -66,7 +45,7 @@ check_expected(const char *path, const char *actual)
         g_assert_no_error(error);
         return;
     }
-    expected = read_file(path);
+    expected = vsb_test_read_file(path);
     if (!g_str_equal(expected, actual))
         g_error("%s differs; got:\n%s", path, actual);
 }
@@ -224,17 +203,17 @@ test_prepare(void)
     g_assert_true(vsb_sandbox_builder_prepare(b, c, statedir, &error));
     g_assert_no_error(error);
     p = g_build_filename(statedir, "config", "init.conf", NULL);
-    text = read_file(p);
+    text = vsb_test_read_file(p);
     g_assert_true(g_str_has_prefix(text, "virt-sandbox-init 1\n"));
     g_free(p);
     p = g_build_filename(statedir, "config", "include", "0", NULL);
     g_free(text);
-    text = read_file(p);
+    text = vsb_test_read_file(p);
     g_assert_cmpstr(text, ==, "A\n");
     g_free(p);
     p = g_build_filename(statedir, "config", "include", "1", "b.txt", NULL);
     g_free(text);
-    text = read_file(p);
+    text = vsb_test_read_file(p);
     g_assert_cmpstr(text, ==, "B\n");
     g_free(p);
     p = g_build_filename(statedir, "config", "include", "2", NULL);
@@ -338,7 +317,7 @@ add_data_tests(void)
         g_autofree char *path = g_strdup_printf("/sandbox/builder/%s", name);
         g_test_add_data_func_full(path, name, test_valid, g_free);
     }
-    cases = read_file(cases_path);
+    cases = vsb_test_read_file(cases_path);
     lines = g_strsplit(cases, "\n", -1);
     for (size_t i = 0; lines[i]; i++) {
         g_autofree char *path = NULL;
@@ -358,7 +337,7 @@ main(int argc, char **argv)
     int rc;
 
     g_test_init(&argc, &argv, NULL);
-    data_dir = find_data_dir();
+    data_dir = vsb_test_data_dir("sandboxdata");
     add_data_tests();
     g_test_add_func("/sandbox/builder/prepare", test_prepare);
     g_test_add_func("/sandbox/config/size", test_parse_size);
