@@ -49,13 +49,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#ifndef RUNSTATEDIR
-# define RUNSTATEDIR "/run"
-#endif
-#ifndef LOCALSTATEDIR
-# define LOCALSTATEDIR "/var"
-#endif
-
 /* How long the container's setup may take before we give up on it. */
 #define START_TIMEOUT_MS (60 * 1000)
 

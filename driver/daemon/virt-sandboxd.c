@@ -40,19 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef SYSCONFDIR
-# define SYSCONFDIR "/etc"
-#endif
-#ifndef RUNSTATEDIR
-# define RUNSTATEDIR "/run"
-#endif
-#ifndef LOCALSTATEDIR
-# define LOCALSTATEDIR "/var"
-#endif
-#ifndef LIBEXECDIR
-# define LIBEXECDIR "/usr/libexec"
-#endif
-
 #define PROGRAM "virt-sandboxd"
 
 /* Where libvirt's clients look for the LXC daemon: fixed by libvirt's

@@ -22,19 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef SYSCONFDIR
-# define SYSCONFDIR "/etc"
-#endif
-#ifndef RUNSTATEDIR
-# define RUNSTATEDIR "/run"
-#endif
-#ifndef LOCALSTATEDIR
-# define LOCALSTATEDIR "/var"
-#endif
-#ifndef LIBEXECDIR
-# define LIBEXECDIR "/usr/libexec"
-#endif
-
 /* In run_dir (a tmpfs, emptied at boot): present once this boot's
  * autostart was done, so that a restarted daemon (after a crash, or
  * started on demand after an idle exit) does not start again domains
