@@ -11,7 +11,8 @@
  *
  * Environment (tests run from a build tree): VSB_SANDBOX_INIT, the path
  * of virt-sandbox-init; VSB_SANDBOXD, the daemon's command (shell words)
- * when it has to be started.
+ * when it has to be started; VSB_SANDBOX_MCS_DIR, where -s dynamic
+ * takes its MCS leases (tests keep theirs apart from real sandboxes').
  */
 #include <config.h>
 
@@ -104,6 +105,8 @@ main(int argc, char **argv)
     if (g_getenv("VSB_SANDBOX_INIT"))
         vsb_sandbox_builder_set_init_path(vsb_sandbox_context_get_builder(ctx),
                                           g_getenv("VSB_SANDBOX_INIT"));
+    if (g_getenv("VSB_SANDBOX_MCS_DIR"))
+        vsb_sandbox_context_set_lease_dir(ctx, g_getenv("VSB_SANDBOX_MCS_DIR"));
     if (g_getenv("VSB_SANDBOXD")) {
         g_auto(GStrv) daemon = NULL;
         if (!g_shell_parse_argv(g_getenv("VSB_SANDBOXD"), NULL, &daemon, &error)) {
@@ -120,8 +123,16 @@ main(int argc, char **argv)
 
     verbose(cli->verbose || cli->debug, "starting sandbox %s",
             vsb_sandbox_config_get_name(cli->config));
-    ok = vsb_sandbox_context_start(ctx, &error) &&
-         vsb_sandbox_context_run(ctx, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, &status,
+    ok = vsb_sandbox_context_start(ctx, &error);
+    for (const char *const *w =
+             vsb_sandbox_builder_get_warnings(vsb_sandbox_context_get_builder(ctx)); *w; w++)
+        g_printerr("virt-sandbox: warning: %s\n", *w);
+    if (ok && vsb_sandbox_context_get_shell_path(ctx))
+        /* Always said: without it --shell is of no use. */
+        g_printerr("virt-sandbox: a shell in the sandbox is on %s (attach with e.g. "
+                   "`screen %s`)\n", vsb_sandbox_context_get_shell_path(ctx),
+                   vsb_sandbox_context_get_shell_path(ctx));
+    ok = ok && vsb_sandbox_context_run(ctx, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, &status,
                                  &error);
     if (!ok) {
         int sig = vsb_sandbox_context_get_interrupt(ctx);

@@ -11,7 +11,9 @@
  * In LXC the domain XML mounts (done by the controller before init
  * runs): a tmpfs on /run, the state directory's config/ on
  * VSB_INIT_GUEST_CONFIG_DIR and init's own binary on
- * VSB_INIT_GUEST_BINARY, so the sandbox's root needs neither.
+ * VSB_INIT_GUEST_BINARY, so the sandbox's root needs neither.  In a
+ * KVM guest init itself mounts the /run tmpfs and the config share
+ * there before reading it (init/vsb-init-vm.c); it runs from the initrd.
  *
  * Format (plain C parses it: no GLib in the static init)
  * ------------------------------------------------------

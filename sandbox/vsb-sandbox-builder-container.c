@@ -109,11 +109,6 @@ check_config(VsbSandboxConfig *c, GError **error)
                     (const char *)g_ptr_array_index(vsb_sandbox_config_get_networks(c), 0));
         return false;
     }
-    if (vsb_sandbox_config_get_shell(c)) {
-        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
-                    "--shell needs a second console, which LXC sandboxes do not have yet");
-        return false;
-    }
     for (guint i = 0; i < mounts->len; i++) {
         VsbSandboxMount *m = g_ptr_array_index(mounts, i);
         /* init and its config live below /run: a share there would

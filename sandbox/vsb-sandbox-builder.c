@@ -22,6 +22,9 @@ typedef struct {
     char *init_path;
     char *inherit_label;
     bool inherit_label_set;
+    char *dynamic_label;    /* allocated for -s dynamic (vsb-sandbox-seclabel.h) */
+    char *dynamic_imagelabel;
+    GPtrArray *warnings;    /* NULL-terminated */
 } VsbSandboxBuilderPrivate;
 
 /* "@what @path: strerror(errno)" in G_FILE_ERROR; returns false. */
@@ -45,6 +48,9 @@ vsb_sandbox_builder_finalize(GObject *obj)
 
     g_free(priv->init_path);
     g_free(priv->inherit_label);
+    g_free(priv->dynamic_label);
+    g_free(priv->dynamic_imagelabel);
+    g_ptr_array_unref(priv->warnings);
     G_OBJECT_CLASS(vsb_sandbox_builder_parent_class)->finalize(obj);
 }
 
@@ -67,6 +73,47 @@ vsb_sandbox_builder_init(VsbSandboxBuilder *b)
     VsbSandboxBuilderPrivate *priv = vsb_sandbox_builder_get_instance_private(b);
 
     priv->init_path = g_strdup(LIBEXECDIR "/virt-sandbox-init");
+    priv->warnings = g_ptr_array_new_with_free_func(g_free);
+    g_ptr_array_add(priv->warnings, NULL);
+}
+
+bool
+vsb_sandbox_builder_close_stream(VsbSandboxBuilder *b, GVirDomain *dom, GVirStream *stream,
+                                 bool interrupted)
+{
+    VsbSandboxBuilderClass *klass = VSB_SANDBOX_BUILDER_GET_CLASS(b);
+
+    return klass->close_stream ? klass->close_stream(b, dom, stream, interrupted) : false;
+}
+
+const char *const *
+vsb_sandbox_builder_get_warnings(VsbSandboxBuilder *b)
+{
+    VsbSandboxBuilderPrivate *priv = vsb_sandbox_builder_get_instance_private(b);
+
+    return (const char *const *)priv->warnings->pdata;
+}
+
+void
+vsb_sandbox_builder_add_warning(VsbSandboxBuilder *b, const char *fmt, ...)
+{
+    VsbSandboxBuilderPrivate *priv = vsb_sandbox_builder_get_instance_private(b);
+    va_list ap;
+
+    va_start(ap, fmt);
+    g_ptr_array_insert(priv->warnings, priv->warnings->len - 1, g_strdup_vprintf(fmt, ap));
+    va_end(ap);
+}
+
+bool
+vsb_sandbox_builder_open_stream(VsbSandboxBuilder *b, GVirDomain *dom, GVirStream *stream,
+                                GError **error)
+{
+    VsbSandboxBuilderClass *klass = VSB_SANDBOX_BUILDER_GET_CLASS(b);
+
+    if (klass->open_stream)
+        return klass->open_stream(b, dom, stream, error);
+    return gvir_domain_open_console(dom, stream, NULL, 0, error);
 }
 
 VsbSandboxBuilder *
@@ -85,11 +132,8 @@ vsb_sandbox_builder_for_uri(const char *uri, GError **error)
         *plus = '\0';
     if (g_ascii_strcasecmp(scheme, "lxc") == 0)
         return vsb_sandbox_builder_container_new();
-    if (g_ascii_strcasecmp(scheme, "qemu") == 0) {
-        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
-                    "KVM sandboxes (%s) are not implemented yet", uri);
-        return NULL;
-    }
+    if (g_ascii_strcasecmp(scheme, "qemu") == 0)
+        return vsb_sandbox_builder_kvm_new();
     g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
                 "cannot run sandboxes through '%s': only lxc and qemu URIs", uri);
     return NULL;
@@ -120,6 +164,18 @@ vsb_sandbox_builder_set_inherit_label(VsbSandboxBuilder *b, const char *label)
     g_free(priv->inherit_label);
     priv->inherit_label = g_strdup(label);
     priv->inherit_label_set = label != NULL;
+}
+
+void
+vsb_sandbox_builder_set_dynamic_label(VsbSandboxBuilder *b, const char *label,
+                                      const char *imagelabel)
+{
+    VsbSandboxBuilderPrivate *priv = vsb_sandbox_builder_get_instance_private(b);
+
+    g_free(priv->dynamic_label);
+    g_free(priv->dynamic_imagelabel);
+    priv->dynamic_label = g_strdup(label);
+    priv->dynamic_imagelabel = g_strdup(imagelabel);
 }
 
 char *
@@ -156,6 +212,15 @@ directive(GString *out, const char *key, ...)
     while ((f = va_arg(ap, const char *)))
         append_field(out, f);
     va_end(ap);
+    g_string_append_c(out, '\n');
+}
+
+void
+vsb_sandbox_builder_append_directive(GString *out, const char *key, const char *const *fields)
+{
+    g_string_append(out, key);
+    for (size_t i = 0; fields[i]; i++)
+        append_field(out, fields[i]);
     g_string_append_c(out, '\n');
 }
 
@@ -321,6 +386,7 @@ vsb_sandbox_builder_prepare(VsbSandboxBuilder *b, VsbSandboxConfig *c, const cha
     g_autofree char *init_conf = g_build_filename(config_dir, VSB_INIT_CONFIG_FILE, NULL);
     g_autofree char *mounts_dir = g_build_filename(statedir, "mounts", NULL);
     g_autofree char *text = NULL;
+    VsbSandboxBuilderClass *klass = VSB_SANDBOX_BUILDER_GET_CLASS(b);
     GPtrArray *arr;
 
     if (g_mkdir_with_parents(parent, 0755) < 0) {
@@ -370,6 +436,8 @@ vsb_sandbox_builder_prepare(VsbSandboxBuilder *b, VsbSandboxConfig *c, const cha
             return false;
         }
     }
+    if (klass->prepare_host && !klass->prepare_host(b, c, statedir, error))
+        return false;
     return true;
 }
 
@@ -405,6 +473,22 @@ vsb_sandbox_builder_seclabel(VsbSandboxBuilder *b, VsbSandboxConfig *config, GEr
 
     switch (vsb_sandbox_config_get_security_mode(config)) {
     case VSB_SANDBOX_SECURITY_DYNAMIC:
+        if (priv->dynamic_label) {
+            /* As libvirt shows a running dynamic domain; the driver
+             * runs init with <label>.  libvirt-gconfig has no setter
+             * for <imagelabel>. */
+            g_autofree char *base = label ? g_markup_printf_escaped("<baselabel>%s</baselabel>",
+                                                                    label)
+                                          : g_strdup("");
+            g_autofree char *labels = g_markup_printf_escaped(
+                "<label>%s</label><imagelabel>%s</imagelabel>", priv->dynamic_label,
+                priv->dynamic_imagelabel ? priv->dynamic_imagelabel : priv->dynamic_label);
+            g_autofree char *xml = g_strdup_printf(
+                "<seclabel type='dynamic' model='selinux' relabel='yes'>%s%s</seclabel>", base,
+                labels);
+            sl = gvir_config_domain_seclabel_new_from_xml(xml, error);
+            break;
+        }
         sl = gvir_config_domain_seclabel_new();
         gvir_config_domain_seclabel_set_type(sl, GVIR_CONFIG_DOMAIN_SECLABEL_DYNAMIC);
         gvir_config_domain_seclabel_set_model(sl, "selinux");

@@ -20,6 +20,7 @@
 
 #include <glib-object.h>
 #include <libvirt-gconfig/libvirt-gconfig.h>
+#include <libvirt-gobject/libvirt-gobject.h>
 #include <stdbool.h>
 
 #include "vsb-sandbox-config.h"
@@ -40,8 +41,21 @@ struct _VsbSandboxBuilderClass {
     void (*init_directives)(VsbSandboxBuilder *b, VsbSandboxConfig *config, GString *out);
     /* Where the config directory appears inside the sandbox. */
     const char *(*guest_config_dir)(VsbSandboxBuilder *b);
+    /* Optional, at the end of prepare: host-side work of this kind of
+     * sandbox (KVM: kernel, initrd, accelerator). */
+    bool (*prepare_host)(VsbSandboxBuilder *b, VsbSandboxConfig *config, const char *statedir,
+                         GError **error);
+    /* Optional: attach @stream to the domain's stdio channel (default:
+     * its first console). */
+    bool (*open_stream)(VsbSandboxBuilder *b, GVirDomain *dom, GVirStream *stream,
+                        GError **error);
+    /* Optional: the run is over (@interrupted: by a signal), before
+     * the domain (NULL: none) is destroyed and @stream freed.  True:
+     * the domain ends by itself, do not destroy it. */
+    bool (*close_stream)(VsbSandboxBuilder *b, GVirDomain *dom, GVirStream *stream,
+                         bool interrupted);
 
-    gpointer padding[8];
+    gpointer padding[5];
 };
 
 /* The builder for a connection URI: lxc (any transport) gives the
@@ -55,6 +69,12 @@ void vsb_sandbox_builder_set_init_path(VsbSandboxBuilder *b, const char *path);
 /* The label "inherit" stands for; NULL (default) asks SELinux for the
  * caller's own label when construct runs ("" = the caller has none). */
 void vsb_sandbox_builder_set_inherit_label(VsbSandboxBuilder *b, const char *label);
+
+/* -s dynamic: the labels allocated for this run (vsb-sandbox-seclabel.h),
+ * which the <seclabel> then carries; NULL (default): a dynamic
+ * <seclabel> with no label, for the driver to allocate. */
+void vsb_sandbox_builder_set_dynamic_label(VsbSandboxBuilder *b, const char *label,
+                                           const char *imagelabel);
 
 /* init's config file for @config, as text. */
 char *vsb_sandbox_builder_init_config(VsbSandboxBuilder *b, VsbSandboxConfig *config);
@@ -77,9 +97,42 @@ GVirConfigDomainSeclabel *vsb_sandbox_builder_seclabel(VsbSandboxBuilder *b,
                                                        VsbSandboxConfig *config,
                                                        GError **error);
 
+/* Attach @stream to the started domain's stdio channel. */
+bool vsb_sandbox_builder_open_stream(VsbSandboxBuilder *b, GVirDomain *dom, GVirStream *stream,
+                                     GError **error);
+
+/* The run is over (call before destroying the domain); true when the
+ * domain ends by itself and needs no destroy. */
+bool vsb_sandbox_builder_close_stream(VsbSandboxBuilder *b, GVirDomain *dom, GVirStream *stream,
+                                      bool interrupted);
+
+/* What prepare found worth telling the user (e.g. KVM unusable), for
+ * the top-level code to print; NULL-terminated, owned by @b. */
+const char *const *vsb_sandbox_builder_get_warnings(VsbSandboxBuilder *b);
+/* For subclasses. */
+void vsb_sandbox_builder_add_warning(VsbSandboxBuilder *b, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+/* For subclasses' init_directives: "KEY FIELD..." with init's escaping
+ * (@fields NULL-terminated, none empty). */
+void vsb_sandbox_builder_append_directive(GString *out, const char *key,
+                                          const char *const *fields);
+
 #define VSB_SANDBOX_TYPE_BUILDER_CONTAINER (vsb_sandbox_builder_container_get_type())
 G_DECLARE_FINAL_TYPE(VsbSandboxBuilderContainer, vsb_sandbox_builder_container,
                      VSB, SANDBOX_BUILDER_CONTAINER, VsbSandboxBuilder)
 VsbSandboxBuilder *vsb_sandbox_builder_container_new(void);
+
+/* A guest of libvirt's QEMU driver (vsb-sandbox-builder-kvm.c). */
+#define VSB_SANDBOX_TYPE_BUILDER_KVM (vsb_sandbox_builder_kvm_get_type())
+G_DECLARE_FINAL_TYPE(VsbSandboxBuilderKvm, vsb_sandbox_builder_kvm, VSB, SANDBOX_BUILDER_KVM,
+                     VsbSandboxBuilder)
+VsbSandboxBuilder *vsb_sandbox_builder_kvm_new(void);
+/* Default vsb_kvm_default_cachedir(). */
+void vsb_sandbox_builder_kvm_set_cachedir(VsbSandboxBuilderKvm *b, const char *dir);
+/* Default: the running kernel if its modules are there, else the newest. */
+void vsb_sandbox_builder_kvm_set_kernel_version(VsbSandboxBuilderKvm *b, const char *version);
+/* Instead of prepare's choice (tests of construct). */
+void vsb_sandbox_builder_kvm_set_boot(VsbSandboxBuilderKvm *b, const char *kernel,
+                                      const char *initrd, bool use_kvm);
 
 G_END_DECLS

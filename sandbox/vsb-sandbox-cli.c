@@ -247,7 +247,7 @@ vsb_sandbox_cli_parse(int argc, const char *const *argv, GError **error)
         { "switchto", 'S', 0, G_OPTION_ARG_CALLBACK, opt_switchto,
           "run the command as USER", "USER" },
         { "shell", 'l', 0, G_OPTION_ARG_NONE, &st.shell,
-          "start a shell on a second console", NULL },
+          "also start a shell in the sandbox, on a host terminal device (printed)", NULL },
         { "debug", 'd', 0, G_OPTION_ARG_NONE, &st.debug,
           "display debugging information", NULL },
         { "verbose", 'v', 0, G_OPTION_ARG_NONE, &st.verbose,

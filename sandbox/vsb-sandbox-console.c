@@ -220,6 +220,10 @@ struct _VsbSandboxConsole {
     struct termios saved;
     GByteArray *outq;
     guint chan_in_watch, chan_out_watch, stdin_watch, winch_watch, ack_timer;
+    /* --shell: the host pty's master (not ours), -1 without */
+    int shell_fd;
+    guint shell_watch;
+    struct winsize shell_ws;
     bool stdin_ended;
     bool out_broken, err_broken;
     int status;
@@ -251,6 +255,7 @@ vsb_sandbox_console_finalize(GObject *obj)
     remove_source(&con->stdin_watch);
     remove_source(&con->winch_watch);
     remove_source(&con->ack_timer);
+    remove_source(&con->shell_watch);
     vsb_sandbox_channel_free(con->ch);
     g_byte_array_unref(con->outq);
     g_clear_error(&con->error);
@@ -267,6 +272,7 @@ static void
 vsb_sandbox_console_init(VsbSandboxConsole *con)
 {
     con->outq = g_byte_array_new();
+    con->shell_fd = -1;
     vsb_stdio_decoder_init(&con->dec);
 }
 
@@ -287,6 +293,12 @@ void
 vsb_sandbox_console_set_tty(VsbSandboxConsole *con, bool tty)
 {
     con->tty = tty;
+}
+
+void
+vsb_sandbox_console_set_shell(VsbSandboxConsole *con, int fd)
+{
+    con->shell_fd = fd;
 }
 
 guint64
@@ -437,10 +449,57 @@ write_local(int fd, const uint8_t *p, size_t len)
     return true;
 }
 
+/* What a client typed on the shell's host pty goes to the shell, after
+ * its window size when that changed (a pty master gets no SIGWINCH:
+ * the size is looked at whenever the user types). */
+static gboolean
+on_shell_in(gint fd, GIOCondition cond, gpointer data)
+{
+    VsbSandboxConsole *con = data;
+    uint8_t buf[VSB_STDIO_MAX_PAYLOAD];
+    struct winsize ws;
+    ssize_t n;
+
+    do {
+        n = read(fd, buf, sizeof(buf));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN)
+        return G_SOURCE_CONTINUE;
+    if (n <= 0) {
+        con->shell_watch = 0;
+        return G_SOURCE_REMOVE;
+    }
+    if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col &&
+        (ws.ws_row != con->shell_ws.ws_row || ws.ws_col != con->shell_ws.ws_col)) {
+        VsbStdioWinsize w = { .rows = ws.ws_row, .cols = ws.ws_col };
+        guint old = con->outq->len;
+        con->shell_ws = ws;
+        g_byte_array_set_size(con->outq, old + VSB_STDIO_FRAME_LEN(4));
+        vsb_stdio_encode_shell_winsize(con->outq->data + old, &w);
+    }
+    send_frame(con, VSB_STDIO_SHELL_IN, buf, n);
+    flush(con);
+    return G_SOURCE_CONTINUE;
+}
+
+/* The shell's output for whoever has the host pty open.  Never blocks
+ * the run: with nobody reading, the pty fills and the rest is dropped,
+ * as a terminal nobody watches would lose it. */
+static void
+shell_output(VsbSandboxConsole *con, const void *p, size_t len)
+{
+    if (con->shell_fd >= 0 && write(con->shell_fd, p, len) < 0) {
+        /* dropped, see above */
+    }
+}
+
 static void
 start(VsbSandboxConsole *con)
 {
-    VsbStdioStart s = { .flags = con->tty ? VSB_STDIO_START_TTY : 0 };
+    VsbStdioStart s = {
+        .flags = (con->tty ? VSB_STDIO_START_TTY : 0) |
+                 (con->shell_fd >= 0 ? VSB_STDIO_START_SHELL : 0),
+    };
     struct winsize ws;
     guint old = con->outq->len;
 
@@ -457,6 +516,8 @@ start(VsbSandboxConsole *con)
     }
     if (con->tty)
         con->winch_watch = g_unix_signal_add(SIGWINCH, on_winch, con);
+    if (con->shell_fd >= 0)
+        con->shell_watch = g_unix_fd_add(con->shell_fd, G_IO_IN, on_shell_in, con);
 }
 
 static void
@@ -490,6 +551,18 @@ handle_frame(VsbSandboxConsole *con, const VsbStdioMsg *msg)
         break;
     case VSB_STDIO_LOG:
         write_local(con->err_fd, msg->payload, msg->len);
+        break;
+    case VSB_STDIO_SHELL_OUT:
+        shell_output(con, msg->payload, msg->len);
+        break;
+    case VSB_STDIO_SHELL_EXIT:
+        if (con->shell_fd >= 0 && vsb_stdio_parse_exit(msg, &e)) {
+            g_autofree char *note = g_strdup_printf(
+                "\r\n[virt-sandbox: the shell ended with status %d]\r\n",
+                vsb_stdio_exit_status(&e));
+            shell_output(con, note, strlen(note));
+        }
+        remove_source(&con->shell_watch);
         break;
     case VSB_STDIO_EXIT:
         if (con->state != STATE_RUNNING)
@@ -633,6 +706,7 @@ vsb_sandbox_console_run(VsbSandboxConsole *con, int *status, GError **error)
     remove_source(&con->stdin_watch);
     remove_source(&con->winch_watch);
     remove_source(&con->ack_timer);
+    remove_source(&con->shell_watch);
     if (con->raw) {
         tcsetattr(con->in_fd, TCSADRAIN, &con->saved);
         con->raw = false;

@@ -58,6 +58,10 @@ VsbSandboxConsole *vsb_sandbox_console_new(VsbSandboxChannel *ch, int in_fd, int
 /* Whether the program gets a terminal: default isatty(@in_fd). */
 void vsb_sandbox_console_set_tty(VsbSandboxConsole *con, bool tty);
 
+/* --shell: also start a shell in the sandbox and relay its terminal
+ * to the pty master @fd (vsb-sandbox-shell.h; not closed). */
+void vsb_sandbox_console_set_shell(VsbSandboxConsole *con, int fd);
+
 /* Relay until the end, iterating the default main context.  True with
  * *@status the program's exit status (code, or 128+N for signal N).
  * False with @error when the channel ends first, or with

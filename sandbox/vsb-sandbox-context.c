@@ -4,6 +4,8 @@
 #include <config.h>
 
 #include "vsb-sandbox-context.h"
+#include "vsb-sandbox-seclabel.h"
+#include "vsb-sandbox-shell.h"
 #include "vsb-sandbox-console.h"
 #include "vsb-sandbox-image.h"
 #include "vsb-sandbox-private.h"
@@ -13,6 +15,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <libvirt-gobject/libvirt-gobject.h>
+#include <selinux/selinux.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -34,6 +37,10 @@ struct _VsbSandboxContext {
     GVirDomain *domain;
     GVirStream *stream;
     VsbSandboxConsole *console;
+    VsbSandboxShell *shell;  /* --shell's host pty */
+    char *lease_dir;         /* NULL: the default (vsb-sandbox-seclabel.h) */
+    VsbMcsLease *lease;      /* -s dynamic: our MCS categories */
+    VsbRelabel *relabel;     /* -s dynamic with SELinux: labels to restore */
     bool prepared;           /* the state directory is ours to remove */
     GPtrArray *exports;      /* VsbSandboxImageExport, to stop after the domain */
     int interrupt;
@@ -52,6 +59,12 @@ vsb_sandbox_context_finalize(GObject *obj)
     g_free(ctx->statedir);
     g_strfreev(ctx->daemon);
     g_clear_object(&ctx->console);
+    g_clear_pointer(&ctx->shell, vsb_sandbox_shell_free);
+    if (ctx->relabel)
+        vsb_relabel_restore(ctx->relabel, NULL);
+    g_clear_pointer(&ctx->relabel, vsb_relabel_free);
+    g_clear_pointer(&ctx->lease, vsb_mcs_lease_release);
+    g_free(ctx->lease_dir);
     g_clear_object(&ctx->stream);
     g_clear_object(&ctx->domain);
     if (ctx->conn)
@@ -261,11 +274,84 @@ start_exports(VsbSandboxContext *ctx, GError **error)
     return true;
 }
 
+/* The base labels of -s dynamic: the process's from -s label=, else
+ * the policy's lxc_contexts, else libvirt's classic LXC types; the
+ * files' from lxc_contexts, else the classic one.  The policy's file is
+ * read only where SELinux is on: elsewhere the labels mean nothing and
+ * should not depend on which policy package happens to be installed. */
+static void
+dynamic_bases(VsbSandboxConfig *config, char **process, char **file)
+{
+    g_autofree char *text = NULL;
+    g_autofree char *p = NULL, *f = NULL;
+    const char *label = vsb_sandbox_config_get_security_label(config);
+
+    if (is_selinux_enabled() > 0 &&
+        g_file_get_contents(selinux_lxc_contexts_path(), &text, NULL, NULL))
+        vsb_seclabel_parse_lxc_contexts(text, &p, &f);
+    *process = g_strdup(label ? label : p ? p : VSB_SECLABEL_DEFAULT_PROCESS);
+    *file = g_strdup(f ? f : VSB_SECLABEL_DEFAULT_FILE);
+}
+
+/* -s dynamic: categories no other running sandbox has, on the labels
+ * the XML carries; with SELinux on, the sandbox's files relabelled
+ * (vsb-sandbox-seclabel.h). */
+static bool
+setup_dynamic_label(VsbSandboxContext *ctx, GError **error)
+{
+    g_autofree char *process = NULL, *file = NULL, *label = NULL, *imagelabel = NULL;
+    g_autofree char *dir = NULL;
+    g_autoptr(GRand) rng = g_rand_new();
+    GPtrArray *mounts = vsb_sandbox_config_get_mounts(ctx->config);
+    VsbMcsPair pair;
+
+    dynamic_bases(ctx->config, &process, &file);
+    dir = ctx->lease_dir ? g_strdup(ctx->lease_dir)
+          : geteuid() == 0 ? g_strdup(VSB_MCS_LEASE_DIR)
+                         : g_build_filename(g_get_user_runtime_dir(), "virt-sandbox", "mcs",
+                                            NULL);
+    if (!(ctx->lease = vsb_mcs_lease_take(dir, vsb_sandbox_config_get_name(ctx->config), rng,
+                                          error)))
+        return false;
+    pair = vsb_mcs_lease_get_pair(ctx->lease);
+    if (!(label = vsb_seclabel_with_pair(process, pair, error)) ||
+        !(imagelabel = vsb_seclabel_with_pair(file, pair, error))) {
+        g_prefix_error(error, "-s dynamic: ");
+        return false;
+    }
+    vsb_sandbox_builder_set_dynamic_label(ctx->builder, label, imagelabel);
+    if (is_selinux_enabled() <= 0)
+        return true;
+
+    ctx->relabel = vsb_relabel_new();
+    if (!vsb_relabel_tree(ctx->relabel, ctx->statedir, imagelabel, error))
+        return false;
+    for (guint i = 0; i < mounts->len; i++) {
+        VsbSandboxMount *m = g_ptr_array_index(mounts, i);
+        if ((m->type == VSB_SANDBOX_MOUNT_HOST_BIND && m->source[0]) ||
+            m->type == VSB_SANDBOX_MOUNT_HOST_IMAGE) {
+            if (!vsb_relabel_tree(ctx->relabel, m->source, imagelabel, error)) {
+                g_prefix_error(error, "Mount %s: ", m->target);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+void
+vsb_sandbox_context_set_lease_dir(VsbSandboxContext *ctx, const char *dir)
+{
+    g_free(ctx->lease_dir);
+    ctx->lease_dir = g_strdup(dir);
+}
+
 bool
 vsb_sandbox_context_start(VsbSandboxContext *ctx, GError **error)
 {
     g_autoptr(GVirConfigDomain) conf = NULL;
     g_autofree char *cfgpath = NULL;
+    g_autofree char *cfgdata = NULL;
 
     if (VSB_IS_SANDBOX_BUILDER_CONTAINER(ctx->builder) && geteuid() != 0) {
         g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
@@ -294,9 +380,16 @@ vsb_sandbox_context_start(VsbSandboxContext *ctx, GError **error)
     ctx->prepared = true;
     if (!start_exports(ctx, error))
         return false;
-    /* For whoever debugs a run: what it was asked to be. */
+    if (vsb_sandbox_config_get_security_mode(ctx->config) == VSB_SANDBOX_SECURITY_DYNAMIC &&
+        VSB_IS_SANDBOX_BUILDER_CONTAINER(ctx->builder) && !setup_dynamic_label(ctx, error))
+        return false;
+    /* For whoever debugs a run: what it was asked to be.  Not
+     * vsb_sandbox_config_save(): a throw-away copy in a directory
+     * removed at the end needs no fsync (two of them cost ~2 ms of a
+     * run on a disk-backed /run). */
     cfgpath = g_build_filename(ctx->statedir, "sandbox.cfg", NULL);
-    if (!vsb_sandbox_config_save(ctx->config, cfgpath, error))
+    cfgdata = vsb_sandbox_config_to_data(ctx->config);
+    if (!g_file_set_contents_full(cfgpath, cfgdata, -1, G_FILE_SET_CONTENTS_NONE, 0600, error))
         return false;
     if (!(conf = vsb_sandbox_builder_construct(ctx->builder, ctx->config, ctx->statedir, error)))
         return false;
@@ -304,11 +397,21 @@ vsb_sandbox_context_start(VsbSandboxContext *ctx, GError **error)
         return false;
 
     ctx->stream = gvir_connection_get_stream(ctx->conn, VIR_STREAM_NONBLOCK);
-    if (!gvir_domain_open_console(ctx->domain, ctx->stream, NULL, 0, error)) {
+    if (!vsb_sandbox_builder_open_stream(ctx->builder, ctx->domain, ctx->stream, error)) {
         g_prefix_error(error, "Cannot open the sandbox's console: ");
         return false;
     }
+    if (vsb_sandbox_config_get_shell(ctx->config) &&
+        !(ctx->shell = vsb_sandbox_shell_new(vsb_sandbox_config_get_uid(ctx->config),
+                                             vsb_sandbox_config_get_gid(ctx->config), error)))
+        return false;
     return true;
+}
+
+const char *
+vsb_sandbox_context_get_shell_path(VsbSandboxContext *ctx)
+{
+    return ctx->shell ? vsb_sandbox_shell_get_path(ctx->shell) : NULL;
 }
 
 bool
@@ -328,6 +431,8 @@ vsb_sandbox_context_run(VsbSandboxContext *ctx, int in_fd, int out_fd, int err_f
     }
     ctx->console = vsb_sandbox_console_new(vsb_sandbox_channel_new_stream(ctx->stream),
                                            in_fd, out_fd, err_fd);
+    if (ctx->shell)
+        vsb_sandbox_console_set_shell(ctx->console, vsb_sandbox_shell_get_fd(ctx->shell));
     if (!vsb_sandbox_console_run(ctx->console, status, error)) {
         ctx->interrupt = vsb_sandbox_console_get_interrupt(ctx->console);
         return false;
@@ -355,10 +460,14 @@ vsb_sandbox_context_stop(VsbSandboxContext *ctx, GError **error)
 {
     g_autoptr(GError) err = NULL;
     bool ok = true;
+    bool ended = false;     /* the domain ends by itself: no destroy */
 
     g_clear_object(&ctx->console);
+    if (ctx->stream)
+        ended = vsb_sandbox_builder_close_stream(ctx->builder, ctx->domain, ctx->stream,
+                                                 ctx->interrupt != 0);
     if (ctx->domain) {
-        if (!gvir_domain_stop(ctx->domain, 0, &err)) {
+        if (!ended && !gvir_domain_stop(ctx->domain, 0, &err)) {
             int code = virGetLastErrorCode();
             /* A sandbox whose program exited is gone already. */
             if (code != VIR_ERR_NO_DOMAIN && code != VIR_ERR_OPERATION_INVALID) {
@@ -377,6 +486,14 @@ vsb_sandbox_context_stop(VsbSandboxContext *ctx, GError **error)
         if (!vsb_sandbox_image_export_stop(e, ok ? error : NULL))
             ok = false;
     }
+    /* The domain is gone: our files get their labels back and our
+     * categories are free for the next sandbox. */
+    if (ctx->relabel) {
+        if (!vsb_relabel_restore(ctx->relabel, ok ? error : NULL))
+            ok = false;
+        g_clear_pointer(&ctx->relabel, vsb_relabel_free);
+    }
+    g_clear_pointer(&ctx->lease, vsb_mcs_lease_release);
     if (ctx->prepared) {
         ctx->prepared = false;
         if (!vsb_sandbox_builder_cleanup(ctx->builder, ctx->statedir, ok ? error : NULL))

@@ -45,7 +45,16 @@ void vsb_sandbox_context_set_statedir(VsbSandboxContext *ctx, const char *dir);
  * NULL never starts one.  Default { SBINDIR/virt-sandboxd }. */
 void vsb_sandbox_context_set_daemon(VsbSandboxContext *ctx, const char *const *argv);
 
+/* Where -s dynamic takes its MCS lease (vsb-sandbox-seclabel.h);
+ * default VSB_MCS_LEASE_DIR for root, else
+ * $XDG_RUNTIME_DIR/virt-sandbox/mcs.  Every tool sharing categories
+ * must use the same one. */
+void vsb_sandbox_context_set_lease_dir(VsbSandboxContext *ctx, const char *dir);
+
 bool vsb_sandbox_context_start(VsbSandboxContext *ctx, GError **error);
+/* After start() with --shell: the host pty the sandbox's shell is on
+ * (vsb-sandbox-shell.h), else NULL. */
+const char *vsb_sandbox_context_get_shell_path(VsbSandboxContext *ctx);
 /* Relay the tool's stdio (@in_fd may be -1: no stdin). */
 bool vsb_sandbox_context_run(VsbSandboxContext *ctx, int in_fd, int out_fd, int err_fd,
                              int *status, GError **error);

@@ -98,23 +98,47 @@ vsb_stdio_encode_start(uint8_t *out, const VsbStdioStart *s)
     return vsb_stdio_encode(out, VSB_STDIO_START, p, sizeof(p));
 }
 
-size_t
-vsb_stdio_encode_winsize(uint8_t *out, const VsbStdioWinsize *w)
+static size_t
+encode_winsize(uint8_t *out, uint8_t type, const VsbStdioWinsize *w)
 {
     uint8_t p[4];
 
     put16(p, w->rows);
     put16(p + 2, w->cols);
-    return vsb_stdio_encode(out, VSB_STDIO_WINSIZE, p, sizeof(p));
+    return vsb_stdio_encode(out, type, p, sizeof(p));
+}
+
+size_t
+vsb_stdio_encode_winsize(uint8_t *out, const VsbStdioWinsize *w)
+{
+    return encode_winsize(out, VSB_STDIO_WINSIZE, w);
+}
+
+size_t
+vsb_stdio_encode_shell_winsize(uint8_t *out, const VsbStdioWinsize *w)
+{
+    return encode_winsize(out, VSB_STDIO_SHELL_WINSIZE, w);
+}
+
+static size_t
+encode_exit(uint8_t *out, uint8_t type, const VsbStdioExit *e)
+{
+    uint8_t p[8] = { e->how, e->core_dumped, 0, 0 };
+
+    put32(p + 4, e->value);
+    return vsb_stdio_encode(out, type, p, sizeof(p));
 }
 
 size_t
 vsb_stdio_encode_exit(uint8_t *out, const VsbStdioExit *e)
 {
-    uint8_t p[8] = { e->how, e->core_dumped, 0, 0 };
+    return encode_exit(out, VSB_STDIO_EXIT, e);
+}
 
-    put32(p + 4, e->value);
-    return vsb_stdio_encode(out, VSB_STDIO_EXIT, p, sizeof(p));
+size_t
+vsb_stdio_encode_shell_exit(uint8_t *out, const VsbStdioExit *e)
+{
+    return encode_exit(out, VSB_STDIO_SHELL_EXIT, e);
 }
 
 bool
@@ -141,7 +165,7 @@ vsb_stdio_parse_start(const VsbStdioMsg *m, VsbStdioStart *s)
 bool
 vsb_stdio_parse_winsize(const VsbStdioMsg *m, VsbStdioWinsize *w)
 {
-    if (m->type != VSB_STDIO_WINSIZE || m->len < 4)
+    if ((m->type != VSB_STDIO_WINSIZE && m->type != VSB_STDIO_SHELL_WINSIZE) || m->len < 4)
         return false;
     w->rows = get16(m->payload);
     w->cols = get16(m->payload + 2);
@@ -151,7 +175,7 @@ vsb_stdio_parse_winsize(const VsbStdioMsg *m, VsbStdioWinsize *w)
 bool
 vsb_stdio_parse_exit(const VsbStdioMsg *m, VsbStdioExit *e)
 {
-    if (m->type != VSB_STDIO_EXIT || m->len < 8)
+    if ((m->type != VSB_STDIO_EXIT && m->type != VSB_STDIO_SHELL_EXIT) || m->len < 8)
         return false;
     e->how = m->payload[0];
     e->core_dumped = m->payload[1];
@@ -180,11 +204,15 @@ vsb_stdio_type_name(uint8_t type)
     case VSB_STDIO_STDERR: return "STDERR";
     case VSB_STDIO_EXIT: return "EXIT";
     case VSB_STDIO_LOG: return "LOG";
+    case VSB_STDIO_SHELL_OUT: return "SHELL_OUT";
+    case VSB_STDIO_SHELL_EXIT: return "SHELL_EXIT";
     case VSB_STDIO_START: return "START";
     case VSB_STDIO_STDIN: return "STDIN";
     case VSB_STDIO_STDIN_EOF: return "STDIN_EOF";
     case VSB_STDIO_WINSIZE: return "WINSIZE";
     case VSB_STDIO_EXIT_ACK: return "EXIT_ACK";
+    case VSB_STDIO_SHELL_IN: return "SHELL_IN";
+    case VSB_STDIO_SHELL_WINSIZE: return "SHELL_WINSIZE";
     case VSB_STDIO_KEEPALIVE: return "KEEPALIVE";
     }
     return NULL;

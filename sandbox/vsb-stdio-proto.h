@@ -65,6 +65,14 @@
  * is typed as the pty's EOF character.  Without one, the program gets
  * pipes and STDIN_EOF closes its stdin.
  *
+ * With START flag SHELL (virt-sandbox --shell), init also starts an
+ * interactive /bin/sh on a second pty of its own, alongside the
+ * program (same identity, environment and directory).  Its terminal
+ * travels as SHELL_OUT / SHELL_IN / SHELL_WINSIZE and SHELL_EXIT says
+ * it ended; it never decides the run's end or status: when the
+ * program is gone, init hangs the shell up and sends EXIT as usual.
+ * An init that does not know the flag ignores it (no shell frames).
+ *
  * Exit status: EXIT carries how the program ended (exited with a code,
  * or killed by a signal); the tool exits with the code, or 128+N for
  * signal N.  init reports its own failures as LOG text followed by
@@ -98,17 +106,22 @@ typedef enum {
     VSB_STDIO_STDERR = 3,     /* data */
     VSB_STDIO_EXIT = 4,       /* u8 how, u8 core dumped, u16 0, u32 code or signal */
     VSB_STDIO_LOG = 5,        /* text from init itself (errors, --debug) */
+    VSB_STDIO_SHELL_OUT = 6,  /* data from the --shell shell's terminal */
+    VSB_STDIO_SHELL_EXIT = 7, /* the shell ended; payload as EXIT */
     /* tool -> init */
     VSB_STDIO_START = 16,     /* u32 flags (VSB_STDIO_START_TTY), u16 rows, u16 cols */
     VSB_STDIO_STDIN = 17,     /* data */
     VSB_STDIO_STDIN_EOF = 18, /* empty */
     VSB_STDIO_WINSIZE = 19,   /* u16 rows, u16 cols */
     VSB_STDIO_EXIT_ACK = 20,  /* empty */
+    VSB_STDIO_SHELL_IN = 21,  /* data for the --shell shell's terminal */
+    VSB_STDIO_SHELL_WINSIZE = 22, /* u16 rows, u16 cols of the shell's terminal */
     /* either way */
     VSB_STDIO_KEEPALIVE = 32, /* empty, ignored */
 } VsbStdioType;
 
 #define VSB_STDIO_START_TTY 0x1u
+#define VSB_STDIO_START_SHELL 0x2u
 
 typedef enum {
     VSB_STDIO_EXITED = 1,     /* value: exit code 0..255 */
@@ -161,9 +174,13 @@ size_t vsb_stdio_encode_ready(uint8_t *out, const VsbStdioReady *r);
 size_t vsb_stdio_encode_start(uint8_t *out, const VsbStdioStart *s);
 size_t vsb_stdio_encode_winsize(uint8_t *out, const VsbStdioWinsize *w);
 size_t vsb_stdio_encode_exit(uint8_t *out, const VsbStdioExit *e);
+/* The same payloads as SHELL_WINSIZE and SHELL_EXIT. */
+size_t vsb_stdio_encode_shell_winsize(uint8_t *out, const VsbStdioWinsize *w);
+size_t vsb_stdio_encode_shell_exit(uint8_t *out, const VsbStdioExit *e);
 
 /* Payload parsers: false when the payload is too short for the type
- * (or, for EXIT, names no known way to end). */
+ * (or, for EXIT, names no known way to end).  _winsize() takes WINSIZE
+ * and SHELL_WINSIZE, _exit() EXIT and SHELL_EXIT. */
 bool vsb_stdio_parse_ready(const VsbStdioMsg *m, VsbStdioReady *r);
 bool vsb_stdio_parse_start(const VsbStdioMsg *m, VsbStdioStart *s);
 bool vsb_stdio_parse_winsize(const VsbStdioMsg *m, VsbStdioWinsize *w);

@@ -11,6 +11,10 @@
 
 #include "vsb-cgroup.h"
 #include "vsb-cgroup-bpf.h"
+#include "vsb-cgroup-limits.h"
+#include "vsb-cgroup-stats.h"
+#include "vsb-cgroup-tune.h"
+#include "vsb-ctl-numa.h"
 #include "vsb-util.h"
 
 #include <dirent.h>
@@ -19,6 +23,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sched.h>
+#include <stddef.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -171,6 +178,153 @@ test_shares_to_weight(void)
 }
 
 static void
+test_blkio_weight_to_io_weight(void)
+{
+    g_autofree char *text = read_data("blkio-weight-to-io-weight.txt");
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    guint n = 0;
+
+    for (guint i = 0; lines[i]; i++) {
+        unsigned long long blkio, io;
+
+        if (!lines[i][0] || lines[i][0] == '#')
+            continue;
+        g_assert_cmpint(sscanf(lines[i], "%llu %llu", &blkio, &io), ==, 2);
+        g_test_message("weight %llu", blkio);
+        g_assert_cmpuint(vsb_cgroup_blkio_weight_to_io_weight(blkio), ==, io);
+        n++;
+    }
+    g_assert_cmpuint(n, >, 5);
+}
+
+/* <numatune> nodesets as set_mempolicy(2) takes them. */
+static void
+test_numa_nodeset(void)
+{
+    g_autofree char *text = read_data("numa-nodesets.txt");
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    guint n = 0;
+
+    for (guint i = 0; lines[i]; i++) {
+        unsigned long mask[VSB_NUMA_MAX_NODES / (8 * sizeof(unsigned long))];
+        g_auto(GStrv) f = NULL;
+        g_autoptr(GError) error = NULL;
+        guint count = 0;
+        bool ok;
+
+        if (!lines[i][0] || lines[i][0] == '#')
+            continue;
+        f = g_strsplit(lines[i], " ", 3);
+        g_assert_cmpuint(g_strv_length(f), ==, 3);
+        g_test_message("nodeset %s", f[0]);
+        /* "-" stands for the empty set. */
+        ok = vsb_ctl_numa_parse_nodeset(g_str_equal(f[0], "-") ? "" : f[0], mask,
+                                        VSB_NUMA_MAX_NODES, &count, &error);
+        if (g_str_equal(f[1], "error")) {
+            g_assert_false(ok);
+            g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
+            g_test_message("%s", error->message);
+            g_assert_true(g_str_has_suffix(error->message, f[2]));
+        } else {
+            g_assert_no_error(error);
+            g_assert_true(ok);
+            g_assert_cmpuint(count, ==, g_ascii_strtoull(f[1], NULL, 10));
+            g_assert_cmphex(mask[0], ==, g_ascii_strtoull(f[2], NULL, 16));
+        }
+        n++;
+    }
+    g_assert_cmpuint(n, >, 5);
+}
+
+/* stats-NAME/ holds one directory per controller named in its file
+ * "versions" ("memory 2": memory/ spelled as v2); NAME.expected lists
+ * "have GROUPS" and every field, or "error " and the end of the
+ * message. */
+static const char *const stats_cases[] = {
+    "stats-v1",        /* this host: cpuacct in ns, kmem + tcp, memsw, throttle stats */
+    "stats-v1-old",    /* cpuacct.stat ticks, no kmem/memsw/oom_kill, BFQ stats only */
+    "stats-v2",        /* memory.stat "kernel", memory.events, io.stat with iocost keys */
+    "stats-v2-old",    /* before 5.18: kernel memory summed from its parts; memory only */
+    "stats-bad-io",    /* malformed io.stat */
+    "stats-missing",   /* memory.stat without a field we need */
+};
+
+static void
+test_stats(gconstpointer data)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } fields[] = {
+#define F(x) { #x, offsetof(VsbCgroupStats, x) }
+        F(cpu_total_ns), F(cpu_user_ns), F(cpu_system_ns),
+        F(mem_usage_bytes), F(mem_limit_bytes), F(mem_anon_bytes), F(mem_file_bytes),
+        F(mem_reclaimable_bytes), F(mem_swap_bytes), F(mem_oom_kills), F(mem_failcnt),
+        F(kmem_bytes), F(kmem_slab_bytes), F(kmem_sock_bytes),
+        F(pids_current), F(pids_max),
+        F(io_read_bytes), F(io_write_bytes), F(io_read_ops), F(io_write_ops),
+#undef F
+    };
+    static const char *const groups[] = { "cpu", "memory", "kmem", "pids", "io" };
+    const char *name = data;
+    g_autofree char *dir = data_path(name);
+    g_autofree char *vname = g_build_filename(name, "versions", NULL);
+    g_autofree char *versions = read_data(vname);
+    g_autofree char *ex_name = g_strdup_printf("%s.expected", name);
+    g_autofree char *expected = read_data(ex_name);
+    g_autofree char *cpu = g_build_filename(dir, "cpu", NULL);
+    g_autofree char *memory = g_build_filename(dir, "memory", NULL);
+    g_autofree char *pids = g_build_filename(dir, "pids", NULL);
+    g_autofree char *io = g_build_filename(dir, "io", NULL);
+    g_autoptr(GString) got = g_string_new("have ");
+    g_autoptr(GError) error = NULL;
+    VsbCgroupStatDirs dirs = { 0 };
+    VsbCgroupStats st;
+    guint64 v;
+    bool ok;
+
+    if (vsb_cgroup_keyed_value(versions, "cpu", &v)) {
+        dirs.cpu_dir = cpu;
+        dirs.cpu_v2 = v == 2;
+    }
+    if (vsb_cgroup_keyed_value(versions, "memory", &v)) {
+        dirs.memory_dir = memory;
+        dirs.memory_v2 = v == 2;
+    }
+    if (vsb_cgroup_keyed_value(versions, "pids", &v))
+        dirs.pids_dir = pids;
+    if (vsb_cgroup_keyed_value(versions, "io", &v)) {
+        dirs.io_dir = io;
+        dirs.io_v2 = v == 2;
+    }
+    ok = vsb_cgroup_stats_read(&dirs, &st, &error);
+    if (g_str_has_prefix(expected, "error ")) {
+        g_assert_false(ok);
+        g_assert_nonnull(error);
+        g_test_message("%s", error->message);
+        g_assert_true(g_str_has_suffix(error->message, g_strstrip(expected + strlen("error "))));
+        return;
+    }
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    for (guint i = 0; i < G_N_ELEMENTS(groups); i++) {
+        if (st.have & (1u << i))
+            g_string_append_printf(got, "%s%s", got->str[got->len - 1] == ' ' ? "" : ",",
+                                   groups[i]);
+    }
+    g_string_append_c(got, '\n');
+    for (guint i = 0; i < G_N_ELEMENTS(fields); i++) {
+        guint64 f = *(const guint64 *)((const char *)&st + fields[i].offset);
+
+        if (f == VSB_CGROUP_UNLIMITED)
+            g_string_append_printf(got, "%s unlimited\n", fields[i].name);
+        else
+            g_string_append_printf(got, "%s %" G_GUINT64_FORMAT "\n", fields[i].name, f);
+    }
+    g_assert_cmpstr(got->str, ==, expected);
+}
+
+static void
 test_device_check(void)
 {
     static const struct {
@@ -205,6 +359,7 @@ static void
 test_config_invalid(void)
 {
     static const VsbCgroupDevice bad_dev = { 'c', 1, 3, "rwz" };
+    static const VsbCgroupBlkioDevice bad_blkio = { .major = 8, .minor = 0, .weight = 2000 };
     const VsbCgroupConfig cases[] = {
         { .name = NULL },
         { .name = "" },
@@ -215,6 +370,11 @@ test_config_invalid(void)
         { .name = "ok", .cpu_shares = 1 },
         { .name = "ok", .cpuset = "0-3;rm" },
         { .name = "ok", .restrict_devices = true, .devices = &bad_dev, .ndevices = 1 },
+        { .name = "ok", .mems = "0;1" },
+        { .name = "ok", .mems = "" },
+        { .name = "ok", .blkio_weight = 5 },
+        { .name = "ok", .blkio_weight = 1001 },
+        { .name = "ok", .blkio_devices = &bad_blkio, .nblkio_devices = 1 },
     };
 
     /* Refused before anything is read or made: no host needed. */
@@ -500,7 +660,8 @@ read_trimmed(const char *dir, const char *name)
 
 /* A child that waits in the payload until killed.  Told 'd', it reports
  * on @res whether /dev/null and /dev/ptmx open and /dev/zero does not
- * (0 = as expected). */
+ * (0 = as expected); told 'f', whether it can fork ('O'), is refused
+ * by pids.max ('E') or fails otherwise ('X'). */
 typedef struct {
     pid_t pid;
     int go;     /* write a byte once it is in its cgroups */
@@ -529,27 +690,37 @@ child_start(Child *c)
             _exit(1);
         close(go[1]);
         close(res[0]);
-        if (read(go[0], &b, 1) != 1)
-            _exit(1);
-        if (b == 'd') {
-            char r = 0;
+        /* One answer per command, until told nothing more. */
+        while (read(go[0], &b, 1) == 1) {
+            if (b == 'd') {
+                char r = 0;
 
-            fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-            if (fd < 0)
-                r |= 1;
-            fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
-            if (fd >= 0 || errno != EPERM)
-                r |= 2;
-            /* Allowed by "c 5:* rw"; may fail for other reasons. */
-            fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-            if (fd < 0 && errno == EPERM)
-                r |= 4;
-            b = r;
-        } else {
-            b = 0;
+                fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (fd < 0)
+                    r |= 1;
+                fd = open("/dev/zero", O_RDONLY | O_CLOEXEC);
+                if (fd >= 0 || errno != EPERM)
+                    r |= 2;
+                /* Allowed by "c 5:* rw"; may fail for other reasons. */
+                fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+                if (fd < 0 && errno == EPERM)
+                    r |= 4;
+                b = r;
+            } else if (b == 'f') {
+                /* Can it fork? 'E': refused with EAGAIN (pids.max). */
+                pid_t p = fork();
+
+                if (p == 0)
+                    _exit(0);
+                b = p > 0 ? 'O' : errno == EAGAIN ? 'E' : 'X';
+                if (p > 0)
+                    waitpid(p, NULL, 0);
+            } else {
+                b = 0;
+            }
+            if (write(res[1], &b, 1) != 1)
+                _exit(1);
         }
-        if (write(res[1], &b, 1) != 1)
-            _exit(1);
         for (;;)
             pause();
     }
@@ -992,6 +1163,401 @@ test_host_bpf_devices(void)
     run_host_test(host_bpf_devices);
 }
 
+/* Is @controller usable here: a v1 hierarchy has it, or cgroup2's root
+ * offers it? */
+static bool
+host_controller(const char *controller)
+{
+    g_autoptr(GPtrArray) hs = host_hierarchies();
+
+    for (guint i = 0; hs && i < hs->len; i++) {
+        VsbCgroupHierarchy *h = g_ptr_array_index(hs, i);
+        g_autofree char *path = NULL;
+        g_autofree char *text = NULL;
+        g_auto(GStrv) ctrls = NULL;
+
+        if (h->version == VSB_CGROUP_VERSION_1) {
+            if (g_strv_contains((const char *const *)h->controllers, controller))
+                return true;
+            continue;
+        }
+        path = g_build_filename(h->mount_point, "cgroup.controllers", NULL);
+        text = vsb_file_read_all(path, NULL, NULL);
+        ctrls = g_strsplit_set(text ? g_strstrip(text) : "", " ", -1);
+        if (g_strv_contains((const char *const *)ctrls, controller))
+            return true;
+    }
+    return false;
+}
+
+/* A block device to throttle (throttles take whole disks, not
+ * partitions): a loop device of our own over a sparse file, detached by
+ * the kernel when *fd, the only opener, is closed (LO_FLAGS_AUTOCLEAR:
+ * even if the test dies); else, without loop devices, a disk of this
+ * host (a throttle in our own cgroup harms nobody).  *fd = -1 then. */
+static bool
+test_block_device(unsigned int *major, unsigned int *minor, int *fd)
+{
+    static const char *const prefer[] = { "vd", "sd", "nvme", "xvd", "hd", "mmcblk" };
+    g_auto(VsbFd) ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+    g_autoptr(GDir) d = NULL;
+    const char *e;
+
+    *fd = -1;
+    if (ctl >= 0) {
+        g_autofree char *file = g_strdup_printf("/tmp/vsb-test-%s-loop", tag());
+        g_auto(VsbFd) back = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+
+        unlink(file);
+        if (back >= 0 && n >= 0 && ftruncate(back, 16 * MIB) == 0) {
+            g_autofree char *dev = g_strdup_printf("/dev/loop%d", n);
+            struct loop_info64 info = { .lo_flags = LO_FLAGS_AUTOCLEAR };
+            struct stat st;
+            int lfd = open(dev, O_RDWR | O_CLOEXEC);
+
+            if (lfd >= 0 && ioctl(lfd, LOOP_SET_FD, back) == 0) {
+                if (ioctl(lfd, LOOP_SET_STATUS64, &info) == 0 && fstat(lfd, &st) == 0) {
+                    *major = major(st.st_rdev);
+                    *minor = minor(st.st_rdev);
+                    *fd = lfd;
+                    return true;
+                }
+                ioctl(lfd, LOOP_CLR_FD, 0);
+            }
+            if (lfd >= 0)
+                close(lfd);
+        }
+    }
+    d = g_dir_open("/sys/block", 0, NULL);
+    while (d && (e = g_dir_read_name(d))) {
+        g_autofree char *path = g_strdup_printf("/sys/block/%s/dev", e);
+        g_autofree char *text = NULL;
+        bool disk = false;
+
+        for (guint p = 0; p < G_N_ELEMENTS(prefer); p++)
+            disk = disk || g_str_has_prefix(e, prefer[p]);
+        if (disk && (text = vsb_file_read_all(path, NULL, NULL)) &&
+            sscanf(text, "%u:%u", major, minor) == 2)
+            return true;
+    }
+    return false;
+}
+
+static bool
+dir_v2(const char *dir)
+{
+    g_autofree char *path = g_build_filename(dir, "cgroup.controllers", NULL);
+
+    return access(path, F_OK) == 0;
+}
+
+/* Does @text (a cgroup file) hold a line starting with @prefix? */
+static bool
+has_line(const char *text, const char *line)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+    return g_strv_contains((const char *const *)lines, line);
+}
+
+static bool
+has_line_prefix(const char *text, const char *prefix)
+{
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+    for (guint i = 0; lines[i]; i++) {
+        if (g_str_has_prefix(lines[i], prefix))
+            return true;
+    }
+    return false;
+}
+
+/* The new limits of <numatune>, <blkiotune> and the pids limit, set at
+ * creation, in each hierarchy's spelling. */
+static void
+host_start_limits(void)
+{
+    g_autofree char *partition = test_partition();
+    g_autofree char *name = test_domain("");
+    VsbCgroupBlkioDevice dev = { .read_bps = 1048576, .write_iops = 100 };
+    VsbCgroupConfig cfg = { .name = name, .partition = partition };
+    g_auto(VsbFd) loop = -1;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VsbCgroup) cg = NULL;
+    const char *dir;
+    Child child;
+
+    if (host_controller("memory"))
+        cfg.memory_limit_bytes = 64 * MIB;
+    if (host_controller("cpuset"))
+        cfg.mems = "0";
+    if (host_controller("pids"))
+        cfg.pids_max = 1;
+    if ((host_controller("blkio") || host_controller("io")) &&
+        test_block_device(&dev.major, &dev.minor, &loop)) {
+        cfg.blkio_devices = &dev;
+        cfg.nblkio_devices = 1;
+    }
+    if (!cfg.memory_limit_bytes && !cfg.mems && !cfg.pids_max && !cfg.nblkio_devices) {
+        g_test_skip("no memory, cpuset, pids or block I/O controller");
+        return;
+    }
+    cg = vsb_cgroup_create(&cfg, &error);
+    g_assert_no_error(error);
+
+    if (cfg.memory_limit_bytes) {
+        dir = vsb_cgroup_payload_path(cg, "memory");
+        g_assert_nonnull(dir);
+        if (!dir_v2(dir)) {
+            /* v1: socket buffers get the hard limit too. */
+            g_autofree char *v = read_trimmed(dir, "memory.kmem.tcp.limit_in_bytes");
+            g_assert_cmpstr(v, ==, "67108864");
+        }
+    }
+    if (cfg.mems) {
+        g_autofree char *v = NULL;
+
+        dir = vsb_cgroup_payload_path(cg, "cpuset");
+        g_assert_nonnull(dir);
+        v = read_trimmed(dir, "cpuset.mems");
+        g_assert_cmpstr(v, ==, "0");
+    }
+    if (cfg.nblkio_devices) {
+        g_autofree char *devstr = g_strdup_printf("%u:%u", dev.major, dev.minor);
+
+        dir = vsb_cgroup_payload_path(cg, "blkio");
+        if (dir) {
+            g_autofree char *r = read_trimmed(dir, "blkio.throttle.read_bps_device");
+            g_autofree char *w = read_trimmed(dir, "blkio.throttle.write_iops_device");
+            g_autofree char *rl = g_strdup_printf("%s 1048576", devstr);
+            g_autofree char *wl = g_strdup_printf("%s 100", devstr);
+
+            g_assert_true(has_line(r, rl));
+            g_assert_true(has_line(w, wl));
+        } else {
+            g_autofree char *m = NULL;
+            g_autofree char *want = g_strdup_printf("%s rbps=1048576 wbps=max riops=max wiops=100",
+                                                    devstr);
+
+            dir = vsb_cgroup_payload_path(cg, "io");
+            g_assert_nonnull(dir);
+            m = read_trimmed(dir, "io.max");
+            g_test_message("io.max: %s", m);
+            g_assert_true(has_line(m, want));
+        }
+    }
+    if (cfg.pids_max) {
+        g_autofree char *v = NULL;
+
+        dir = vsb_cgroup_payload_path(cg, "pids");
+        g_assert_nonnull(dir);
+        v = read_trimmed(dir, "pids.max");
+        g_assert_cmpstr(v, ==, "1");
+        /* Enforced: the one task of payload cannot fork. */
+        child_start(&child);
+        vsb_cgroup_enter_payload(cg, child.pid, &error);
+        g_assert_no_error(error);
+        g_assert_cmpint(child_go(&child, 'f'), ==, 'E');
+        vsb_cgroup_kill_payload(cg, &error);
+        g_assert_no_error(error);
+        child_reap_killed(&child);
+    }
+    vsb_cgroup_destroy(cg, &error);
+    g_assert_no_error(error);
+    assert_no_leftovers();
+}
+
+static void
+test_host_start_limits(void)
+{
+    run_host_test(host_start_limits);
+}
+
+/* The daemon's side: a running domain's limits changed and its usage
+ * read through vsb_cgroup_payload_*(), checked in the cgroup files. */
+static void
+host_tune(void)
+{
+    g_autofree char *partition = test_partition();
+    g_autofree char *name = test_domain("");
+    VsbCgroupConfig cfg = { .name = name, .partition = partition };
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VsbCgroup) cg = NULL;
+    g_autoptr(VsbCgroupPayload) p = NULL;
+    VsbCgroupStats st;
+    const char *dir;
+    guint64 got = 0;
+    Child child;
+
+    if (host_controller("memory"))
+        cfg.memory_limit_bytes = 64 * MIB;
+    cg = vsb_cgroup_create(&cfg, &error);
+    g_assert_no_error(error);
+    child_start(&child);
+    vsb_cgroup_enter_payload(cg, child.pid, &error);
+    g_assert_no_error(error);
+    g_assert_cmpint(child_go(&child, 'n'), ==, 0);
+
+    p = vsb_cgroup_payload_open(partition, "no-such-domain", &error);
+    g_assert_null(p);
+    g_assert_error(error, VSB_ERROR, VSB_ERROR_NOT_FOUND);
+    g_clear_error(&error);
+    p = vsb_cgroup_payload_open(partition, name, &error);
+    g_assert_no_error(error);
+
+    /* Memory: the hard limit, and on v1 the TCP buffer limit with it. */
+    if ((dir = vsb_cgroup_payload_path(cg, "memory"))) {
+        bool v1 = !dir_v2(dir);
+
+        vsb_cgroup_payload_set_memory(p, VSB_CGROUP_MEM_HARD, 32 * MIB, &error);
+        g_assert_no_error(error);
+        vsb_cgroup_payload_get_memory(p, VSB_CGROUP_MEM_HARD, &got, &error);
+        g_assert_no_error(error);
+        g_assert_cmpuint(got, ==, 32 * MIB);
+        if (v1) {
+            g_autofree char *v = read_trimmed(dir, "memory.kmem.tcp.limit_in_bytes");
+            g_assert_cmpstr(v, ==, "33554432");
+        }
+        vsb_cgroup_payload_set_memory(p, VSB_CGROUP_MEM_HARD, VSB_CGROUP_UNLIMITED, &error);
+        g_assert_no_error(error);
+        if (v1) {
+            g_autofree char *v = read_trimmed(dir, "memory.kmem.tcp.limit_in_bytes");
+            g_assert_cmpuint(g_ascii_strtoull(v, NULL, 10), >=, (guint64)G_MAXINT64 - 4096);
+        }
+        vsb_cgroup_payload_set_memory(p, VSB_CGROUP_MEM_HARD, 64 * MIB, &error);
+        g_assert_no_error(error);
+    }
+
+    /* pids.max: enforced, then lifted. */
+    if ((dir = vsb_cgroup_payload_path(cg, "pids"))) {
+        g_autofree char *v = NULL;
+
+        vsb_cgroup_payload_set_pids_max(p, 1, &error);
+        g_assert_no_error(error);
+        v = read_trimmed(dir, "pids.max");
+        g_assert_cmpstr(v, ==, "1");
+        g_assert_cmpint(child_go(&child, 'f'), ==, 'E');
+        vsb_cgroup_payload_set_pids_max(p, VSB_CGROUP_UNLIMITED, &error);
+        g_assert_no_error(error);
+        g_free(v);
+        v = read_trimmed(dir, "pids.max");
+        g_assert_cmpstr(v, ==, "max");
+        g_assert_cmpint(child_go(&child, 'f'), ==, 'O');
+        vsb_cgroup_payload_set_pids_max(p, 0, &error);
+        g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
+        g_clear_error(&error);
+    } else {
+        vsb_cgroup_payload_set_pids_max(p, 10, &error);
+        g_assert_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED);
+        g_clear_error(&error);
+    }
+
+    /* Block I/O: the weight where a weight file exists, else the error
+     * naming what is missing; a throttle set and removed. */
+    dir = vsb_cgroup_payload_path(cg, "blkio");
+    if (!dir)
+        dir = vsb_cgroup_payload_path(cg, "io");
+    if (dir) {
+        bool v2 = dir_v2(dir);
+        const char *const files[] = { v2 ? "io.weight" : "blkio.weight",
+                                      v2 ? "io.bfq.weight" : "blkio.bfq.weight" };
+        const char *const want[] = { v2 ? "default 60" : "300", v2 ? "default 300" : "300" };
+        bool any = false;
+        VsbCgroupBlkioDevice dev = { .read_bps = 2 * MIB, .write_bps = 3 * MIB };
+        g_auto(VsbFd) loop = -1;
+
+        vsb_cgroup_payload_set_blkio_weight(p, 300, &error);
+        for (guint i = 0; i < G_N_ELEMENTS(files); i++) {
+            g_autofree char *path = g_build_filename(dir, files[i], NULL);
+            g_autofree char *v = NULL;
+
+            if (access(path, F_OK) < 0)
+                continue;
+            any = true;
+            g_assert_no_error(error);
+            v = read_trimmed(dir, files[i]);
+            g_test_message("%s: %s", files[i], v);
+            g_assert_true(has_line(v, want[i]));
+        }
+        if (!any) {
+            g_assert_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED);
+            g_assert_nonnull(strstr(error->message, "I/O weight is not available"));
+            g_clear_error(&error);
+        }
+        vsb_cgroup_payload_set_blkio_weight(p, 5, &error);
+        g_assert_error(error, VSB_ERROR, VSB_ERROR_INVALID);
+        g_clear_error(&error);
+
+        if (!test_block_device(&dev.major, &dev.minor, &loop)) {
+            g_test_message("no loop device and no disk: throttles not tried");
+        } else {
+            g_autofree char *devstr = g_strdup_printf("%u:%u", dev.major, dev.minor);
+            const char *file = v2 ? "io.max" : "blkio.throttle.read_bps_device";
+            g_autofree char *set = NULL;
+            g_autofree char *cleared = NULL;
+
+            vsb_cgroup_payload_set_blkio_device(p, &dev, &error);
+            g_assert_no_error(error);
+            set = read_trimmed(dir, file);
+            g_test_message("%s: %s", file, set);
+            if (v2) {
+                g_autofree char *line = g_strdup_printf(
+                    "%s rbps=2097152 wbps=3145728 riops=max wiops=max", devstr);
+                g_assert_true(has_line(set, line));
+            } else {
+                g_autofree char *line = g_strdup_printf("%s 2097152", devstr);
+                g_autofree char *wr = read_trimmed(dir, "blkio.throttle.write_bps_device");
+                g_autofree char *wline = g_strdup_printf("%s 3145728", devstr);
+                g_assert_true(has_line(set, line));
+                g_assert_true(has_line(wr, wline));
+            }
+            /* All throttles 0: the device's rules go. */
+            dev.read_bps = dev.write_bps = 0;
+            vsb_cgroup_payload_set_blkio_device(p, &dev, &error);
+            g_assert_no_error(error);
+            cleared = read_trimmed(dir, file);
+            g_assert_false(has_line_prefix(cleared, devstr));
+        }
+    }
+
+    /* Usage, with the child in payload. */
+    vsb_cgroup_payload_get_stats(p, &st, &error);
+    g_assert_no_error(error);
+    g_test_message("have %#x mem %" G_GUINT64_FORMAT " kmem %" G_GUINT64_FORMAT
+                   " pids %" G_GUINT64_FORMAT, st.have, st.mem_usage_bytes, st.kmem_bytes,
+                   st.pids_current);
+    g_assert_true(st.have & VSB_CGROUP_STAT_CPU);
+    if (vsb_cgroup_payload_path(cg, "memory")) {
+        g_assert_true(st.have & VSB_CGROUP_STAT_MEMORY);
+        /* Kernel memory is reported on v1 and v2 alike on this kernel. */
+        g_assert_true(st.have & VSB_CGROUP_STAT_KMEM);
+        g_assert_cmpuint(st.mem_usage_bytes, >, 0);
+        g_assert_cmpuint(st.mem_limit_bytes, ==, 64 * MIB);
+        g_assert_cmpuint(st.mem_oom_kills, ==, 0);
+    }
+    if (vsb_cgroup_payload_path(cg, "pids")) {
+        g_assert_true(st.have & VSB_CGROUP_STAT_PIDS);
+        g_assert_cmpuint(st.pids_current, ==, 1);
+        g_assert_cmpuint(st.pids_max, ==, VSB_CGROUP_UNLIMITED);
+    }
+    if (vsb_cgroup_payload_path(cg, "blkio") || vsb_cgroup_payload_path(cg, "io"))
+        g_assert_true(st.have & VSB_CGROUP_STAT_IO);
+
+    vsb_cgroup_kill_payload(cg, &error);
+    g_assert_no_error(error);
+    child_reap_killed(&child);
+    vsb_cgroup_destroy(cg, &error);
+    g_assert_no_error(error);
+    assert_no_leftovers();
+}
+
+static void
+test_host_tune(void)
+{
+    run_host_test(host_tune);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1003,6 +1569,12 @@ main(int argc, char **argv)
     }
     g_test_add_func("/cgroup/parse/mount-root", test_mount_root);
     g_test_add_func("/cgroup/shares-to-weight", test_shares_to_weight);
+    g_test_add_func("/cgroup/blkio-weight-to-io-weight", test_blkio_weight_to_io_weight);
+    g_test_add_func("/cgroup/numa-nodeset", test_numa_nodeset);
+    for (guint i = 0; i < G_N_ELEMENTS(stats_cases); i++) {
+        g_autofree char *path = g_strdup_printf("/cgroup/stats/%s", stats_cases[i]);
+        g_test_add_data_func(path, stats_cases[i], test_stats);
+    }
     g_test_add_func("/cgroup/device-check", test_device_check);
     g_test_add_func("/cgroup/config-invalid", test_config_invalid);
     g_test_add_func("/cgroup/host/lifecycle", test_host_lifecycle);
@@ -1011,5 +1583,7 @@ main(int argc, char **argv)
     g_test_add_func("/cgroup/host/in-use-and-stale", test_host_in_use_and_stale);
     g_test_add_func("/cgroup/host/failure-cleans-up", test_host_failure_cleans_up);
     g_test_add_func("/cgroup/host/bpf-devices", test_host_bpf_devices);
+    g_test_add_func("/cgroup/host/start-limits", test_host_start_limits);
+    g_test_add_func("/cgroup/host/tune", test_host_tune);
     return g_test_run();
 }

@@ -408,6 +408,12 @@ test_enums(void)
     g_assert_cmpint(vsb_domain_fs_type_from_string("block"), ==, -1);
     g_assert_cmpint(vsb_domain_lifecycle_from_string("coredump-destroy"), ==, -1);
     g_assert_cmpint(vsb_domain_caps_policy_from_string(NULL), ==, -1);
+    for (int i = 0; i < VSB_DOMAIN_NUMATUNE_LAST; i++)
+        g_assert_cmpint(vsb_domain_numatune_mode_from_string(
+                            vsb_domain_numatune_mode_to_string(i)), ==, i);
+    g_assert_cmpstr(vsb_domain_numatune_mode_to_string(VSB_DOMAIN_NUMATUNE_STRICT), ==, "strict");
+    g_assert_null(vsb_domain_numatune_mode_to_string(VSB_DOMAIN_NUMATUNE_LAST));
+    g_assert_cmpint(vsb_domain_numatune_mode_from_string("bind"), ==, -1);
 }
 
 static const char minimal[] =
@@ -628,6 +634,115 @@ test_time_format(void)
     check_vsb_schema(xml, "test_time_format");
 }
 
+/* What the controller reads from the tuning elements, checked field by
+ * field. */
+static void
+test_tune_fields(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *all_path = g_build_filename(data_dir, "tune-all.xml", NULL);
+    g_autofree char *dev_path = g_build_filename(data_dir, "blkiotune-devices.xml", NULL);
+    g_autoptr(VsbDomainDef) all = vsb_domain_def_parse_file(all_path, &error);
+    g_autoptr(VsbDomainDef) devs = NULL;
+    const VsbDomainBlkioDevice *d;
+
+    g_assert_no_error(error);
+    g_assert_cmpuint(all->blkio_weight, ==, 100);
+    g_assert_cmpuint(all->blkio_devices->len, ==, 1);
+    d = all->blkio_devices->pdata[0];
+    g_assert_cmpstr(d->path, ==, "/dev/sda");
+    g_assert_cmpuint(d->weight, ==, 0);
+    g_assert_cmpuint(d->read_bytes_sec, ==, 1000000);
+    g_assert_cmpuint(d->write_bytes_sec + d->read_iops_sec + d->write_iops_sec, ==, 0);
+    g_assert_cmpstr(all->numa_nodeset, ==, "0");
+    g_assert_cmpint(all->numa_mode, ==, VSB_DOMAIN_NUMATUNE_INTERLEAVE);
+    g_assert_cmpuint(all->pids_max, ==, 1);
+    g_assert_cmpuint(all->mem_hard_kib, ==, 524288);
+    g_assert_cmpint(all->cpu_quota_us, ==, 50000);
+
+    devs = vsb_domain_def_parse_file(dev_path, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(devs->blkio_weight, ==, 500);
+    g_assert_cmpuint(devs->blkio_devices->len, ==, 3);
+    d = devs->blkio_devices->pdata[1];
+    g_assert_cmpstr(d->path, ==, "/dev/disk/by-id/ata-Example_&_Co");
+    g_assert_cmpuint(d->weight, ==, 100);
+    g_assert_cmpuint(d->read_iops_sec, ==, 20000);
+    g_assert_cmpuint(d->write_iops_sec, ==, G_MAXUINT32);
+    g_assert_cmpuint(d->read_bytes_sec, ==, 10000);
+    g_assert_cmpuint(d->write_bytes_sec, ==, G_MAXUINT64);
+    /* not given: no <numatune>, no pids limit */
+    g_assert_null(devs->numa_nodeset);
+    g_assert_cmpuint(devs->pids_max, ==, 0);
+}
+
+/* The weight range's ends, as libvirt's LXC driver takes them: 100
+ * accepted and written back, 99 refused naming the range. */
+static void
+test_blkio_weight_min(void)
+{
+    static const char xml[] =
+        "<domain type='lxc'><name>w</name><os><type>exe</type></os>"
+        "<blkiotune><weight>%u</weight>"
+        "<device><path>/dev/sda</path><weight>100</weight></device></blkiotune></domain>";
+    g_autoptr(GError) error = NULL;
+    g_autofree char *ok = g_strdup_printf(xml, 100);
+    g_autofree char *low = g_strdup_printf(xml, 99);
+    g_autoptr(VsbDomainDef) def = vsb_domain_def_parse_string(ok, &error);
+    g_autoptr(VsbDomainDef) bad = NULL;
+    g_autofree char *out = NULL;
+
+    g_assert_no_error(error);
+    g_assert_cmpuint(def->blkio_weight, ==, 100);
+    g_assert_cmpuint(((VsbDomainBlkioDevice *)def->blkio_devices->pdata[0])->weight, ==, 100);
+    out = vsb_domain_def_format(def, -1);
+    g_assert_nonnull(strstr(out, "  <blkiotune>\n    <weight>100</weight>\n    <device>\n"
+                                 "      <path>/dev/sda</path>\n      <weight>100</weight>\n"
+                                 "    </device>\n  </blkiotune>\n  <vcpu"));
+    bad = vsb_domain_def_parse_string(low, &error);
+    g_assert_null(bad);
+    g_assert_error(error, VSB_DOMAIN_CONF_ERROR, VSB_DOMAIN_CONF_ERROR_INVALID);
+    g_assert_nonnull(strstr(error->message, "100"));
+}
+
+/* A definition made in code (as virsh blkiotune/numatune and the
+ * daemon's setters do) formats and parses back to the same values. */
+static void
+test_tune_format(void)
+{
+    g_autoptr(VsbDomainDef) def = vsb_domain_def_new();
+    g_autoptr(VsbDomainDef) back = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = NULL;
+    g_autofree char *again = NULL;
+    VsbDomainBlkioDevice *d = g_new0(VsbDomainBlkioDevice, 1);
+
+    def->name = g_strdup("t");
+    d->path = g_strdup("/dev/nvme0n1");
+    d->write_iops_sec = 300;
+    g_ptr_array_add(def->blkio_devices, d);
+    def->numa_nodeset = g_strdup("1-2");
+    def->numa_mode = VSB_DOMAIN_NUMATUNE_RESTRICTIVE;
+    def->pids_max = 4194304;
+    xml = vsb_domain_def_format(def, -1);
+    g_assert_nonnull(strstr(xml, "  <metadata>\n    <vsb:sandbox xmlns:vsb=\"" VSB_DOMAIN_XMLNS
+                                 "\">\n      <vsb:pids max=\"4194304\"/>\n"
+                                 "    </vsb:sandbox>\n  </metadata>\n"));
+    g_assert_nonnull(strstr(xml, "  <blkiotune>\n    <device>\n      <path>/dev/nvme0n1</path>\n"
+                                 "      <write_iops_sec>300</write_iops_sec>\n    </device>\n"
+                                 "  </blkiotune>\n"));
+    g_assert_nonnull(strstr(xml, "  <numatune>\n    <memory mode='restrictive' nodeset='1-2'/>\n"
+                                 "  </numatune>\n  <os>\n"));
+    back = vsb_domain_def_parse_string(xml, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(back->pids_max, ==, def->pids_max);
+    g_assert_cmpint(back->numa_mode, ==, VSB_DOMAIN_NUMATUNE_RESTRICTIVE);
+    again = vsb_domain_def_format(back, -1);
+    g_assert_cmpstr(again, ==, xml);
+    check_schema(xml, "test_tune_format");
+    check_vsb_schema(xml, "test_tune_format");
+}
+
 /* libxml2 must not print anything: errors go to the GError only. */
 static void
 test_quiet(void)
@@ -798,6 +913,9 @@ main(int argc, char **argv)
     g_test_add_func("/domain-conf/get-root", test_get_root);
     g_test_add_func("/domain-conf/fields", test_fields);
     g_test_add_func("/domain-conf/time-format", test_time_format);
+    g_test_add_func("/domain-conf/tune-fields", test_tune_fields);
+    g_test_add_func("/domain-conf/blkio-weight-min", test_blkio_weight_min);
+    g_test_add_func("/domain-conf/tune-format", test_tune_format);
     g_test_add_func("/domain-conf/parse-file-missing", test_parse_file_missing);
     g_test_add_func("/domain-conf/quiet", test_quiet);
     g_test_add_func("/domain-conf/outputs-have-inputs", test_outputs_have_inputs);

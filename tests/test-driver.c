@@ -12,6 +12,7 @@
 
 #include "vsb-driver.h"
 #include "vsb-driver-util.h"
+#include "vsb-test-util.h"
 #include "vsb-util.h"
 
 #include <errno.h>
@@ -257,13 +258,8 @@ test_initctl_request(void)
 static void
 test_parsers(void)
 {
-    unsigned long long ns = 0;
     g_autoptr(GArray) cpus = NULL;
     g_autoptr(GError) error = NULL;
-
-    g_assert_true(vsb_driver_parse_cpu_stat("usage_usec 1234\nuser_usec 1000\n", &ns));
-    g_assert_cmpuint(ns, ==, 1234000);
-    g_assert_false(vsb_driver_parse_cpu_stat("user_usec 1000\n", &ns));
 
     cpus = vsb_driver_parse_cpulist("0-3,8,10-11\n", &error);
     g_assert_no_error(error);
@@ -755,6 +751,131 @@ test_reattach_and_watch(Fixture *f, gconstpointer data)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Tuning: pure parts                                                  */
+
+/* tests/driverdata/blkio-lists.txt: "FIELD | INPUT | ok PAIRS... /
+ * error FRAGMENT". */
+static void
+test_blkio_lists(void)
+{
+    g_autofree char *dir = vsb_test_data_dir("driverdata");
+    g_autofree char *path = g_build_filename(dir, "blkio-lists.txt", NULL);
+    g_autofree char *text = vsb_test_read_file(path);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    guint cases = 0;
+
+    for (guint i = 0; lines[i]; i++) {
+        g_auto(GStrv) cols = NULL;
+        g_autoptr(GPtrArray) out =
+            g_ptr_array_new_with_free_func((GDestroyNotify)vsb_blkio_setting_free);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GString) got = g_string_new(NULL);
+        const char *expect;
+        int field;
+        bool ok;
+
+        if (!*g_strstrip(lines[i]) || lines[i][0] == '#')
+            continue;
+        cols = g_strsplit(lines[i], "|", 3);
+        g_assert_cmpuint(g_strv_length(cols), ==, 3);
+        field = vsb_blkio_field_from_string(g_strstrip(cols[0]));
+        g_assert_cmpint(field, >=, 0);
+        g_assert_cmpstr(vsb_blkio_field_to_string(field), ==, cols[0]);
+        expect = g_strstrip(cols[2]);
+        ok = vsb_blkio_parse_list(g_strstrip(cols[1]), field, out, &error);
+        if (g_str_has_prefix(expect, "error ")) {
+            g_assert_false(ok);
+            if (!strstr(error->message, expect + 6))
+                g_error("line %u: '%s' lacks '%s'", i + 1, error->message, expect + 6);
+        } else {
+            g_assert_no_error(error);
+            g_assert_true(ok);
+            g_string_append(got, "ok");
+            for (guint j = 0; j < out->len; j++) {
+                const VsbBlkioSetting *bs = out->pdata[j];
+
+                g_assert_cmpint(bs->field, ==, field);
+                g_string_append_printf(got, " %s=%llu", bs->path, bs->value);
+            }
+            g_assert_cmpstr(got->str, ==, expect);
+        }
+        cases++;
+    }
+    g_assert_cmpuint(cases, >=, 15);
+    g_assert_cmpint(vsb_blkio_field_from_string("weight"), ==, -1);
+    g_assert_null(vsb_blkio_field_to_string(VSB_BLKIO_DEVICE_LAST));
+}
+
+static void
+add_blkio_device(VsbDomainDef *def, const char *path, unsigned int weight,
+                 unsigned long long riops, unsigned long long rbps)
+{
+    VsbDomainBlkioDevice *d = g_new0(VsbDomainBlkioDevice, 1);
+
+    d->path = g_strdup(path);
+    d->weight = weight;
+    d->read_iops_sec = riops;
+    d->read_bytes_sec = rbps;
+    g_ptr_array_add(def->blkio_devices, d);
+}
+
+static void
+test_blkio_format(void)
+{
+    g_autoptr(VsbDomainDef) def = vsb_domain_def_new();
+    g_autofree char *w = NULL, *ri = NULL, *rb = NULL, *wb = NULL;
+
+    add_blkio_device(def, "/dev/sda", 500, 0, 1048576);
+    add_blkio_device(def, "/dev/vda", 0, 30, 2048);
+    w = vsb_blkio_format_list(def, VSB_BLKIO_DEVICE_WEIGHT);
+    ri = vsb_blkio_format_list(def, VSB_BLKIO_DEVICE_READ_IOPS);
+    rb = vsb_blkio_format_list(def, VSB_BLKIO_DEVICE_READ_BYTES);
+    wb = vsb_blkio_format_list(def, VSB_BLKIO_DEVICE_WRITE_BYTES);
+    g_assert_cmpstr(w, ==, "/dev/sda,500");
+    g_assert_cmpstr(ri, ==, "/dev/vda,30");
+    g_assert_cmpstr(rb, ==, "/dev/sda,1048576,/dev/vda,2048");
+    g_assert_cmpstr(wb, ==, "");
+}
+
+static void
+test_memory_and_sched(void)
+{
+    g_autoptr(VsbDomainDef) def = vsb_domain_def_new();
+    VsbSchedParams sp;
+
+    /* the balloon, capped by memtune's hard limit */
+    g_assert_cmpuint(vsb_domain_def_hard_limit_kib(def), ==, 0);
+    def->memory_kib = 262144;
+    g_assert_cmpuint(vsb_domain_def_hard_limit_kib(def), ==, 262144);
+    def->current_memory_kib = 200000;
+    g_assert_cmpuint(vsb_domain_def_hard_limit_kib(def), ==, 200000);
+    def->mem_hard_kib = 250000;
+    g_assert_cmpuint(vsb_domain_def_hard_limit_kib(def), ==, 200000);
+    def->mem_hard_kib = 150000;
+    g_assert_cmpuint(vsb_domain_def_hard_limit_kib(def), ==, 150000);
+    def->memory_kib = def->current_memory_kib = 0;
+    g_assert_cmpuint(vsb_domain_def_hard_limit_kib(def), ==, 150000);
+
+    /* schedinfo: the kernel's defaults live, the definition's values
+     * as they are for the config */
+    vsb_domain_def_get_sched(def, true, &sp);
+    g_assert_cmpuint(sp.shares, ==, 1024);
+    g_assert_cmpuint(sp.period_us, ==, 100000);
+    g_assert_cmpint(sp.quota_us, ==, -1);
+    vsb_domain_def_get_sched(def, false, &sp);
+    g_assert_cmpuint(sp.shares, ==, 0);
+    g_assert_cmpuint(sp.period_us, ==, 0);
+    g_assert_cmpint(sp.quota_us, ==, 0);
+    def->cpu_shares = 512;
+    def->cpu_period_us = 50000;
+    def->cpu_quota_us = 25000;
+    vsb_domain_def_get_sched(def, true, &sp);
+    g_assert_cmpuint(sp.shares, ==, 512);
+    g_assert_cmpuint(sp.period_us, ==, 50000);
+    g_assert_cmpint(sp.quota_us, ==, 25000);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -767,6 +888,9 @@ main(int argc, char **argv)
     g_test_add_func("/driver/init-signal", test_init_signal);
     g_test_add_func("/driver/initctl-request", test_initctl_request);
     g_test_add_func("/driver/parsers", test_parsers);
+    g_test_add_func("/driver/blkio-lists", test_blkio_lists);
+    g_test_add_func("/driver/blkio-format", test_blkio_format);
+    g_test_add_func("/driver/memory-and-sched", test_memory_and_sched);
     g_test_add("/driver/define-undefine", Fixture, NULL, fixture_setup, test_define_undefine,
                fixture_teardown);
     g_test_add("/driver/persistence-autostart", Fixture, NULL, fixture_setup,

@@ -12,12 +12,15 @@
  *                   "cpu-online", "pressure-io", ... as named by
  *                   vsb_proc_view_name()); a view without a file here
  *                   must render nothing (its inputs are missing).
+ *   expected/sysinfo  the struct sysinfo answered for the container
+ *                   (vsb-ctl-sysinfo.h), a field=value per line.
  * VSB_PROCDATA_REGENERATE=1 writes expected/ from the renderers' output
  * (review the diff before committing it).
  */
 #include <config.h>
 
 #include "vsb-ctl-procviews.h"
+#include "vsb-ctl-sysinfo.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -83,6 +86,40 @@ load_params(VsbProcInputs *in, const char *path)
     }
 }
 
+static char *
+format_sysinfo(const struct sysinfo *si)
+{
+    return g_strdup_printf("uptime=%ld\nloads=%lu %lu %lu\ntotalram=%lu\nfreeram=%lu\n"
+                           "sharedram=%lu\nbufferram=%lu\ntotalswap=%lu\nfreeswap=%lu\n"
+                           "procs=%u\ntotalhigh=%lu\nfreehigh=%lu\nmem_unit=%u\n",
+                           si->uptime, si->loads[0], si->loads[1], si->loads[2], si->totalram,
+                           si->freeram, si->sharedram, si->bufferram, si->totalswap,
+                           si->freeswap, (unsigned)si->procs, si->totalhigh, si->freehigh,
+                           si->mem_unit);
+}
+
+/* expected/sysinfo against what the inputs give */
+static void
+check_sysinfo(const char *name, const VsbProcInputs *in, const char *exp_dir, bool regen)
+{
+    g_autofree char *path = g_build_filename(exp_dir, "sysinfo", NULL);
+    g_autofree char *expected = NULL;
+    g_autofree char *actual = NULL;
+    struct sysinfo si;
+
+    g_assert_true(vsb_sysinfo_fill(in, &si));
+    actual = format_sysinfo(&si);
+    if (regen) {
+        g_file_set_contents(path, actual, -1, NULL);
+        return;
+    }
+    if (!g_file_get_contents(path, &expected, NULL, NULL))
+        g_error("%s: no expected/sysinfo; sysinfo gives:\n%s", name, actual);
+    if (!g_str_equal(actual, expected))
+        g_error("%s: sysinfo differs from expected/sysinfo.\n--- got ---\n%s--- expected ---\n%s",
+                name, actual, expected);
+}
+
 static void
 test_case(gconstpointer data)
 {
@@ -130,6 +167,7 @@ test_case(gconstpointer data)
             g_error("%s: view %s differs from expected/%s.\n--- got ---\n%s--- expected ---\n%s",
                     name, view, view, actual, expected);
     }
+    check_sysinfo(name, &in, exp_dir, regen);
 }
 
 /* Files every case must have, so that a typo in a name cannot pass
@@ -210,6 +248,49 @@ test_load_average(void)
     g_assert_cmpfloat(a[0], <, 0.0001);
 }
 
+/* Without the host's meminfo there is nothing to answer with. */
+static void
+test_sysinfo_needs_meminfo(void)
+{
+    VsbProcInputs in = { 0 };
+    struct sysinfo si;
+
+    g_assert_false(vsb_sysinfo_fill(&in, &si));
+}
+
+/* The i386 layout: figures that do not fit 32 bits are counted in
+ * bigger units, the others are left as they are. */
+static void
+test_sysinfo_compat(void)
+{
+    struct sysinfo si = { .uptime = 42, .loads = { 65536, 2, 3 }, .totalram = 256ULL << 20,
+                          .freeram = 100ULL << 20, .sharedram = 4096, .totalswap = 0,
+                          .procs = 7, .mem_unit = 1 };
+    VsbSysinfo32 c;
+
+    G_STATIC_ASSERT(sizeof(VsbSysinfo32) == 64);
+    vsb_sysinfo_to_compat(&si, &c);
+    g_assert_cmpint(c.uptime, ==, 42);
+    g_assert_cmpuint(c.loads[0], ==, 65536);
+    g_assert_cmpuint(c.totalram, ==, 256U << 20);
+    g_assert_cmpuint(c.freeram, ==, 100U << 20);
+    g_assert_cmpuint(c.sharedram, ==, 4096);
+    g_assert_cmpuint(c.procs, ==, 7);
+    g_assert_cmpuint(c.mem_unit, ==, 1);
+
+    /* 16 GiB of memory, 6 GiB of swap: both must fit */
+    si.totalram = 16ULL << 30;
+    si.freeram = 10ULL << 30;
+    si.totalswap = 6ULL << 30;
+    si.freeswap = 5ULL << 30;
+    vsb_sysinfo_to_compat(&si, &c);
+    g_assert_cmpuint(c.mem_unit, ==, 8);   /* 2^34 >> 3 fits, >> 2 does not */
+    g_assert_cmpuint((guint64)c.totalram * c.mem_unit, ==, 16ULL << 30);
+    g_assert_cmpuint((guint64)c.freeram * c.mem_unit, ==, 10ULL << 30);
+    g_assert_cmpuint((guint64)c.totalswap * c.mem_unit, ==, 6ULL << 30);
+    g_assert_cmpuint((guint64)c.freeswap * c.mem_unit, ==, 5ULL << 30);
+}
+
 static void
 test_view_names(void)
 {
@@ -238,6 +319,8 @@ main(int argc, char **argv)
     g_test_add_func("/procviews/cpu-list", test_cpu_list);
     g_test_add_func("/procviews/load-average", test_load_average);
     g_test_add_func("/procviews/view-names", test_view_names);
+    g_test_add_func("/procviews/sysinfo-needs-meminfo", test_sysinfo_needs_meminfo);
+    g_test_add_func("/procviews/sysinfo-compat", test_sysinfo_compat);
 
     dir = g_dir_open(data_dir, 0, NULL);
     g_assert_nonnull(dir);

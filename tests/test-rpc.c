@@ -320,6 +320,14 @@ test_layouts(void)
     vsb_rpc_domain_get_job_info_ret ji = { 0 };
     char name[] = "abcd";
     vsb_rpc_event_lifecycle_msg ev = { .callback_id = 1, .dom = { .name = name, .id = -1 } };
+    vsb_rpc_domain_set_memory_args setmem = { .dom = { .name = name, .id = -1 } };
+    char field[] = "device_read_bytes_sec";
+    char list[] = "/dev/vda,1048576";       /* 16 bytes */
+    vsb_rpc_param blk = { .field = field,
+                          .value = { .type = VSB_RPC_PARAM_STRING,
+                                     .vsb_rpc_param_value_u.s = list } };
+    vsb_rpc_domain_set_params_args setblk = { .dom = { .name = name, .id = -1 },
+                                              .params = { 1, &blk }, .flags = 1 };
 
     /* char model[32] is 32 XDR chars of 4 bytes each */
     g_assert_cmpuint(encoded_size((xdrproc_t)xdr_vsb_rpc_node_get_info_ret, &ni), ==,
@@ -335,6 +343,13 @@ test_layouts(void)
     /* callbackID, domain (name, uuid, id), event, detail */
     g_assert_cmpuint(encoded_size((xdrproc_t)xdr_vsb_rpc_event_lifecycle_msg, &ev), ==,
                      4 + (4 + 4 + 16 + 4) + 4 + 4);
+    /* SET_MEMORY / SET_MAX_MEMORY (31 / 30): domain, unsigned hyper */
+    g_assert_cmpuint(encoded_size((xdrproc_t)xdr_vsb_rpc_domain_set_memory_args, &setmem), ==,
+                     (4 + 4 + 16 + 4) + 8);
+    /* SET_BLKIO_PARAMETERS (205): domain, params (count, field, type,
+     * string), flags */
+    g_assert_cmpuint(encoded_size((xdrproc_t)xdr_vsb_rpc_domain_set_params_args, &setblk), ==,
+                     (4 + 4 + 16 + 4) + 4 + (4 + 24) + 4 + (4 + 16) + 4);
 }
 
 static void

@@ -276,7 +276,8 @@ test_for_uri(void)
     static const struct { const char *uri; bool ok; } cases[] = {
         { "lxc:///system?socket=/run/virt-sandbox/virt-sandboxd-sock", true },
         { "lxc:///", true }, { "lxc+ssh://host/system", true }, { "LXC:///", true },
-        { "qemu:///session", false }, { "xen:///", false }, { "nonsense", false },
+        { "qemu:///session", true }, { "qemu+ssh://host/system", true },
+        { "xen:///", false }, { "nonsense", false },
     };
 
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
@@ -284,6 +285,9 @@ test_for_uri(void)
         g_autoptr(VsbSandboxBuilder) b = vsb_sandbox_builder_for_uri(cases[i].uri, &error);
         g_assert_true((b != NULL) == cases[i].ok);
         g_assert_true((error == NULL) == cases[i].ok);
+        if (b)
+            g_assert_true(g_str_has_prefix(cases[i].uri, "qemu") ? VSB_IS_SANDBOX_BUILDER_KVM(b)
+                                                                 : VSB_IS_SANDBOX_BUILDER_CONTAINER(b));
     }
 }
 

@@ -249,6 +249,14 @@ test_payloads(void)
               w.rows == w2.rows && w.cols == w2.cols);
     ROUNDTRIP(vsb_stdio_encode_exit, vsb_stdio_parse_exit, e, e2,
               e.how == e2.how && e.core_dumped == e2.core_dumped && e.value == e2.value);
+    /* --shell's frames: their own types, the same payloads. */
+    ROUNDTRIP(vsb_stdio_encode_shell_winsize, vsb_stdio_parse_winsize, w, w2,
+              msg.type == VSB_STDIO_SHELL_WINSIZE && w.rows == w2.rows && w.cols == w2.cols);
+    ROUNDTRIP(vsb_stdio_encode_shell_exit, vsb_stdio_parse_exit, e, e2,
+              msg.type == VSB_STDIO_SHELL_EXIT && e.how == e2.how && e.value == e2.value);
+    s.flags = VSB_STDIO_START_TTY | VSB_STDIO_START_SHELL;
+    ROUNDTRIP(vsb_stdio_encode_start, vsb_stdio_parse_start, s, s2,
+              s2.flags == (VSB_STDIO_START_TTY | VSB_STDIO_START_SHELL));
 #undef ROUNDTRIP
 
     g_assert_cmpint(vsb_stdio_exit_status(&e), ==, 137);
@@ -262,7 +270,11 @@ test_payloads(void)
     msg.type = VSB_STDIO_STDOUT;
     msg.len = 8;
     g_assert_false(vsb_stdio_parse_start(&msg, &s2));
+    g_assert_false(vsb_stdio_parse_winsize(&msg, &w2));
+    g_assert_false(vsb_stdio_parse_exit(&msg, &e2));
     g_assert_cmpstr(vsb_stdio_type_name(VSB_STDIO_EXIT_ACK), ==, "EXIT_ACK");
+    g_assert_cmpstr(vsb_stdio_type_name(VSB_STDIO_SHELL_IN), ==, "SHELL_IN");
+    g_assert_cmpstr(vsb_stdio_type_name(VSB_STDIO_SHELL_OUT), ==, "SHELL_OUT");
     g_assert_null(vsb_stdio_type_name(99));
 }
 

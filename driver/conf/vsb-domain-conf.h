@@ -143,6 +143,32 @@ typedef struct {
 void vsb_domain_seclabel_free(VsbDomainSeclabel *sl);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbDomainSeclabel, vsb_domain_seclabel_free)
 
+/* <blkiotune><device>: per host block device (libvirt's order of
+ * children: path, weight, read_iops_sec, write_iops_sec,
+ * read_bytes_sec, write_bytes_sec). */
+typedef struct {
+    char *path;                         /* absolute host path, e.g. /dev/sda */
+    unsigned int weight;                /* 0 = not given, else 100..1000 */
+    unsigned long long read_iops_sec;   /* 0 = not given / unlimited */
+    unsigned long long write_iops_sec;
+    unsigned long long read_bytes_sec;
+    unsigned long long write_bytes_sec;
+} VsbDomainBlkioDevice;
+void vsb_domain_blkio_device_free(VsbDomainBlkioDevice *d);
+
+/* <numatune><memory mode=...>: strict and restrictive are enforced by
+ * the cpuset controller (cpuset.mems); preferred and interleave by the
+ * memory policy of init (set_mempolicy(2), inherited by its children). */
+typedef enum {
+    VSB_DOMAIN_NUMATUNE_STRICT,
+    VSB_DOMAIN_NUMATUNE_PREFERRED,
+    VSB_DOMAIN_NUMATUNE_INTERLEAVE,
+    VSB_DOMAIN_NUMATUNE_RESTRICTIVE,
+    VSB_DOMAIN_NUMATUNE_LAST
+} VsbDomainNumatuneMode;
+const char *vsb_domain_numatune_mode_to_string(VsbDomainNumatuneMode m);
+int vsb_domain_numatune_mode_from_string(const char *s);
+
 typedef struct {
     char *name;
     unsigned char uuid[16];
@@ -171,6 +197,14 @@ typedef struct {
     unsigned long long mem_hard_kib;       /* <memtune><hard_limit>; 0 = not given */
     unsigned long long mem_soft_kib;       /* <memtune><soft_limit>; 0 = not given */
     unsigned long long mem_swap_kib;       /* <memtune><swap_hard_limit>; 0 = not given */
+    unsigned int blkio_weight;             /* <blkiotune><weight>; 0 = not given, else 100..1000 */
+    GPtrArray *blkio_devices;              /* of VsbDomainBlkioDevice*, never NULL, document order,
+                                            * one entry per path */
+    char *numa_nodeset;                    /* <numatune><memory nodeset=...>, normalised like
+                                            * cpuset; NULL = no <numatune> */
+    VsbDomainNumatuneMode numa_mode;       /* <numatune><memory mode=...>, default strict */
+    unsigned long long pids_max;           /* <vsb:pids max=...> (our namespace): most tasks
+                                            * the container may hold; 0 = not given */
 
     char *os_arch;                 /* <type arch=...>, may be NULL */
     char *init;                    /* <init>, absolute path; NULL = /sbin/init */
@@ -215,6 +249,12 @@ VsbDomainDef *vsb_domain_def_parse_file(const char *path, GError **error);
 /* Format as libvirt would (2-space indent, libvirt's element order).
  * @id is the running domain's id to put in <domain id=...>, or -1. */
 char *vsb_domain_def_format(const VsbDomainDef *def, int id);
+
+/* The memory hard limit (KiB) @def puts in force, 0 for none:
+ * <currentMemory> (the container's "balloon", else <memory>), lowered
+ * to <memtune><hard_limit> when that is smaller.  The controller
+ * applies it at start, the daemon on setmem and memtune. */
+unsigned long long vsb_domain_def_hard_limit_kib(const VsbDomainDef *def);
 
 /* The filesystem whose target is "/", or NULL when the host's / is the root. */
 const VsbDomainFS *vsb_domain_def_get_root(const VsbDomainDef *def);

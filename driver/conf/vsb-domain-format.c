@@ -12,6 +12,7 @@
 #include "vsb-domain-conf.h"
 #include "vsb-domain-ns.h"
 #include "vsb-domain-seclabel.h"
+#include "vsb-domain-tune.h"
 #include "vsb-xml-util.h"
 
 static void
@@ -232,7 +233,6 @@ vsb_domain_def_format(const VsbDomainDef *def, int id)
 {
     GString *buf = g_string_sized_new(2048);
     char uuid[37];
-    unsigned long long current;
 
     g_string_append(buf, "<domain type='lxc'");
     if (id >= 0)
@@ -246,41 +246,7 @@ vsb_domain_def_format(const VsbDomainDef *def, int id)
     text_elem(buf, 1, "description", def->description);
     format_metadata(buf, def);
 
-    /* libvirt always writes both, in KiB; "0" means no limit here. */
-    current = def->current_memory_kib ? def->current_memory_kib : def->memory_kib;
-    g_string_append_printf(buf, "  <memory unit='KiB'>%llu</memory>\n", def->memory_kib);
-    g_string_append_printf(buf, "  <currentMemory unit='KiB'>%llu</currentMemory>\n", current);
-
-    if (def->mem_hard_kib || def->mem_soft_kib || def->mem_swap_kib) {
-        g_string_append(buf, "  <memtune>\n");
-        if (def->mem_hard_kib)
-            g_string_append_printf(buf, "    <hard_limit unit='KiB'>%llu</hard_limit>\n",
-                                   def->mem_hard_kib);
-        if (def->mem_soft_kib)
-            g_string_append_printf(buf, "    <soft_limit unit='KiB'>%llu</soft_limit>\n",
-                                   def->mem_soft_kib);
-        if (def->mem_swap_kib)
-            g_string_append_printf(buf, "    <swap_hard_limit unit='KiB'>%llu</swap_hard_limit>\n",
-                                   def->mem_swap_kib);
-        g_string_append(buf, "  </memtune>\n");
-    }
-
-    g_string_append(buf, "  <vcpu placement='static'");
-    if (def->cpuset)
-        attr(buf, "cpuset", def->cpuset);
-    g_string_append_printf(buf, ">%u</vcpu>\n", def->vcpus ? def->vcpus : 1);
-
-    if (def->cpu_shares || def->cpu_period_us || def->cpu_quota_us) {
-        g_string_append(buf, "  <cputune>\n");
-        if (def->cpu_shares)
-            g_string_append_printf(buf, "    <shares>%llu</shares>\n", def->cpu_shares);
-        if (def->cpu_period_us)
-            g_string_append_printf(buf, "    <period>%llu</period>\n", def->cpu_period_us);
-        if (def->cpu_quota_us)
-            g_string_append_printf(buf, "    <quota>%lld</quota>\n", def->cpu_quota_us);
-        g_string_append(buf, "  </cputune>\n");
-    }
-
+    vsb_domain_tune_format(buf, def);
     format_os(buf, def);
     format_idmap(buf, def);
     format_features(buf, def);

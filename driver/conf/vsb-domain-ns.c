@@ -10,6 +10,7 @@
  *       <vsb:monotonic start='SECONDS'/>     or offset='SECONDS'
  *       <vsb:boottime start='SECONDS'/>      or offset='SECONDS'
  *     </vsb:time>
+ *     <vsb:pids max='N'/>                    the cgroup's pids.max
  *   </vsb:sandbox>
  */
 #include <config.h>
@@ -18,6 +19,9 @@
 #include "vsb-xml-util.h"
 
 #define NSEC_PER_SEC 1000000000LL
+/* The most pids.max takes: the kernel's PID_MAX_LIMIT on 64-bit
+ * (4 Mi); it refuses anything larger. */
+#define VSB_PIDS_MAX_LIMIT 4194304ULL
 
 bool
 vsb_domain_ns_is_ours(const xmlNode *node)
@@ -160,10 +164,35 @@ parse_time(xmlNode *node, VsbDomainDef *def, GError **error)
     return true;
 }
 
+/* <vsb:pids max='N'/>: how many tasks (processes and threads) the
+ * container may hold at once. */
+static bool
+parse_pids(xmlNode *node, VsbDomainDef *def, GError **error)
+{
+    static const char *const allowed[] = { "max", NULL };
+    g_autofree char *label = vsb_xml_elem_label(node);
+    g_autofree char *max = NULL;
+
+    if (!vsb_xml_check_attrs(node, allowed, NULL, error) || !vsb_xml_check_empty(node, error))
+        return false;
+    if (!(max = vsb_xml_prop(node, "max"))) {
+        VSB_CONF_ERROR(error, INVALID, "%s needs max='N' (line %ld)", label,
+                       vsb_xml_elem_line(node));
+        return false;
+    }
+    if (!vsb_parse_ull(max, VSB_PIDS_MAX_LIMIT, &def->pids_max) || def->pids_max == 0) {
+        def->pids_max = 0;
+        VSB_CONF_ERROR(error, INVALID, "%s max='%s' (line %ld): expected a number of tasks, "
+                       "1 to %llu", label, max, vsb_xml_elem_line(node), VSB_PIDS_MAX_LIMIT);
+        return false;
+    }
+    return true;
+}
+
 bool
 vsb_domain_ns_parse(xmlNode *node, VsbDomainDef *def, GError **error)
 {
-    bool seen_time = false;
+    bool seen_time = false, seen_pids = false;
 
     if (!ours_named(node, "sandbox"))
         return reject_unknown(node, ": the virt-sandbox namespace has only <vsb:sandbox> there",
@@ -177,6 +206,14 @@ vsb_domain_ns_parse(xmlNode *node, VsbDomainDef *def, GError **error)
             return false;
         if (r == 0)
             continue;
+        if (ours_named(c, "pids")) {
+            if (seen_pids)
+                return vsb_xml_reject_duplicate(c, error);
+            seen_pids = true;
+            if (!parse_pids(c, def, error))
+                return false;
+            continue;
+        }
         if (!ours_named(c, "time"))
             return reject_unknown(c, NULL, error);
         if (seen_time)
@@ -227,15 +264,21 @@ void
 vsb_domain_ns_format(GString *buf, const VsbDomainDef *def, int level)
 {
     g_autofree char *pad = g_strnfill(level * 2, ' ');
+    bool time = def->timens_monotonic.mode != VSB_DOMAIN_TIMENS_DEFAULT ||
+                def->timens_boottime.mode != VSB_DOMAIN_TIMENS_DEFAULT;
 
-    if (def->timens_monotonic.mode == VSB_DOMAIN_TIMENS_DEFAULT &&
-        def->timens_boottime.mode == VSB_DOMAIN_TIMENS_DEFAULT)
+    if (!time && !def->pids_max)
         return;
     g_string_append_printf(buf, "%s<" VSB_DOMAIN_XMLNS_PREFIX ":sandbox xmlns:"
                            VSB_DOMAIN_XMLNS_PREFIX "=\"" VSB_DOMAIN_XMLNS "\">\n", pad);
-    g_string_append_printf(buf, "%s  <" VSB_DOMAIN_XMLNS_PREFIX ":time>\n", pad);
-    format_clock(buf, "monotonic", &def->timens_monotonic, level + 2);
-    format_clock(buf, "boottime", &def->timens_boottime, level + 2);
-    g_string_append_printf(buf, "%s  </" VSB_DOMAIN_XMLNS_PREFIX ":time>\n", pad);
+    if (time) {
+        g_string_append_printf(buf, "%s  <" VSB_DOMAIN_XMLNS_PREFIX ":time>\n", pad);
+        format_clock(buf, "monotonic", &def->timens_monotonic, level + 2);
+        format_clock(buf, "boottime", &def->timens_boottime, level + 2);
+        g_string_append_printf(buf, "%s  </" VSB_DOMAIN_XMLNS_PREFIX ":time>\n", pad);
+    }
+    if (def->pids_max)
+        g_string_append_printf(buf, "%s  <" VSB_DOMAIN_XMLNS_PREFIX ":pids max=\"%llu\"/>\n",
+                               pad, def->pids_max);
     g_string_append_printf(buf, "%s</" VSB_DOMAIN_XMLNS_PREFIX ":sandbox>\n", pad);
 }

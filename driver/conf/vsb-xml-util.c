@@ -1,7 +1,7 @@
 /*
  * vsb-xml-util.c: libxml2 helpers for the domain XML parser: reading a
  * document safely and walking elements strictly (every attribute and
- * child accounted for).
+ * child accounted for); number and path checks its parsers share.
  */
 #include <config.h>
 
@@ -336,3 +336,72 @@ vsb_xml_strip_blank_text(xmlNode *node)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* numbers and paths                                                  */
+
+/* Decimal digits only (no sign, no base prefix), surrounding white
+ * space allowed as XML Schema's integer types do. */
+VsbParseNumResult
+vsb_parse_ull_full(const char *s, unsigned long long max, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    const char *p = s;
+    bool overflow = false;
+
+    if (!s)
+        return VSB_PARSE_NUM_INVALID;
+    while (g_ascii_isspace(*p))
+        p++;
+    if (!g_ascii_isdigit(*p))
+        return VSB_PARSE_NUM_INVALID;
+    for (; g_ascii_isdigit(*p); p++) {
+        unsigned int d = (unsigned int)(*p - '0');
+
+        if (v > (max - d) / 10)
+            overflow = true;
+        else
+            v = v * 10 + d;
+    }
+    while (g_ascii_isspace(*p))
+        p++;
+    if (*p)
+        return VSB_PARSE_NUM_INVALID;
+    if (overflow)
+        return VSB_PARSE_NUM_OVERFLOW;
+    *out = v;
+    return VSB_PARSE_NUM_OK;
+}
+
+bool
+vsb_parse_ull(const char *s, unsigned long long max, unsigned long long *out)
+{
+    return vsb_parse_ull_full(s, max, out) == VSB_PARSE_NUM_OK;
+}
+
+bool
+vsb_check_abs_path(const char *what, const char *path, GError **error)
+{
+    if (!path || path[0] != '/') {
+        VSB_CONF_ERROR(error, INVALID, "%s '%s' must be an absolute path",
+                       what, path ? path : "");
+        return false;
+    }
+    return true;
+}
+
+char *
+vsb_normalize_path(const char *path)
+{
+    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+    g_autoptr(GString) s = g_string_new(NULL);
+
+    for (char **p = parts; *p; p++) {
+        if (!**p || strcmp(*p, ".") == 0)
+            continue;
+        g_string_append_c(s, '/');
+        g_string_append(s, *p);
+    }
+    if (s->len == 0)
+        g_string_append_c(s, '/');
+    return g_string_free(g_steal_pointer(&s), FALSE);
+}

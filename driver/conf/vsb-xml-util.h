@@ -98,6 +98,25 @@ bool vsb_xml_get_text_stripped(xmlNode *node, char **out, GError **error);
  * can indent; elements with real text (mixed content) are untouched. */
 void vsb_xml_strip_blank_text(xmlNode *node);
 
+/* Numbers and paths, shared by the conf layer's parsers. */
+typedef enum {
+    VSB_PARSE_NUM_OK,
+    VSB_PARSE_NUM_INVALID,
+    VSB_PARSE_NUM_OVERFLOW,
+} VsbParseNumResult;
+
+/* Decimal digits only (no sign, no base prefix), at most @max;
+ * surrounding white space allowed as XML Schema's integer types do. */
+VsbParseNumResult vsb_parse_ull_full(const char *s, unsigned long long max,
+                                     unsigned long long *out);
+bool vsb_parse_ull(const char *s, unsigned long long max, unsigned long long *out);
+
+/* ERROR_INVALID "WHAT 'PATH' must be an absolute path" unless it is. */
+bool vsb_check_abs_path(const char *what, const char *path, GError **error);
+/* Canonical form for comparing paths: no empty or "." components, no
+ * trailing slash ("..", when allowed, is kept as written). */
+char *vsb_normalize_path(const char *path);
+
 /* Escape @s for use in element content or an attribute value, as
  * libvirt does (both quote characters too, so the same function
  * serves both).  Tab, newline and carriage return are written as

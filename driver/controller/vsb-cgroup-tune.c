@@ -5,6 +5,8 @@
 #include <config.h>
 #include "vsb-cgroup-tune.h"
 #include "vsb-cgroup.h"
+#include "vsb-cgroup-limits.h"
+#include "vsb-cgroup-stats.h"
 #include "vsb-util.h"
 
 #include <errno.h>
@@ -250,6 +252,9 @@ vsb_cgroup_payload_set_memory(VsbCgroupPayload *p, VsbCgroupMemLimit which, guin
         g_prefix_error(error, "cannot set %s to %s: ", mem_file(which, v2), value);
         return false;
     }
+    /* v1 charges TCP buffers apart: they get the hard limit too. */
+    if (which == VSB_CGROUP_MEM_HARD && !v2 && !vsb_cgroup_dir_set_kmem_tcp(dir, bytes, error))
+        return false;
     return true;
 }
 
@@ -329,4 +334,67 @@ vsb_cgroup_payload_set_cpu_bandwidth(VsbCgroupPayload *p, guint64 period_us, gin
             return false;
     }
     return true;
+}
+
+/* The block I/O controller: v1 blkio first, else v2 io. */
+static const char *
+find_blkio(VsbCgroupPayload *p, bool *v2, GError **error)
+{
+    const char *dir = find_dir(p, "blkio", v2, NULL);
+
+    return dir ? dir : find_dir(p, "io", v2, error);
+}
+
+bool
+vsb_cgroup_payload_set_blkio_weight(VsbCgroupPayload *p, unsigned int weight, GError **error)
+{
+    bool v2 = false;
+    const char *dir;
+
+    if (weight == 0)
+        return true;
+    if (!(dir = find_blkio(p, &v2, error)))
+        return false;
+    return vsb_cgroup_dir_set_blkio_weight(dir, v2, weight, error);
+}
+
+bool
+vsb_cgroup_payload_set_blkio_device(VsbCgroupPayload *p, const VsbCgroupBlkioDevice *dev,
+                                    GError **error)
+{
+    bool v2 = false;
+    const char *dir = find_blkio(p, &v2, error);
+
+    return dir && vsb_cgroup_dir_set_blkio_device(dir, v2, dev, error);
+}
+
+bool
+vsb_cgroup_payload_set_pids_max(VsbCgroupPayload *p, guint64 max, GError **error)
+{
+    bool v2 = false;
+    const char *dir = find_dir(p, "pids", &v2, error);
+
+    return dir && vsb_cgroup_dir_set_pids_max(dir, max, error);
+}
+
+bool
+vsb_cgroup_payload_get_stats(VsbCgroupPayload *p, VsbCgroupStats *st, GError **error)
+{
+    VsbCgroupStatDirs dirs = { 0 };
+
+    /* CPU time: v1 cpuacct, else v2 cpu.stat, which every cgroup2
+     * directory has (Linux 4.15) with or without the cpu controller. */
+    dirs.cpu_dir = find_dir(p, "cpuacct", &dirs.cpu_v2, NULL);
+    for (guint i = 0; !dirs.cpu_dir && i < p->dirs->len; i++) {
+        g_autofree char *path = g_build_filename(p->dirs->pdata[i], "cpu.stat", NULL);
+
+        if (GPOINTER_TO_INT(p->v2->pdata[i]) && g_file_test(path, G_FILE_TEST_EXISTS)) {
+            dirs.cpu_dir = p->dirs->pdata[i];
+            dirs.cpu_v2 = true;
+        }
+    }
+    dirs.memory_dir = find_dir(p, "memory", &dirs.memory_v2, NULL);
+    dirs.pids_dir = find_dir(p, "pids", &(bool){ false }, NULL);
+    dirs.io_dir = find_blkio(p, &dirs.io_v2, NULL);
+    return vsb_cgroup_stats_read(&dirs, st, error);
 }

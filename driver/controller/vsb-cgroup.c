@@ -22,6 +22,7 @@
 
 #include "vsb-cgroup.h"
 #include "vsb-cgroup-bpf.h"
+#include "vsb-cgroup-limits.h"
 #include "vsb-util.h"
 
 #include <dirent.h>
@@ -296,6 +297,17 @@ vsb_cgroup_shares_to_weight(unsigned long long shares)
     shares = CLAMP(shares, 2ULL, 262144ULL);
     weight = (shares * 100 + 512) / 1024;
     return CLAMP(weight, 1ULL, 10000ULL);
+}
+
+unsigned long long
+vsb_cgroup_blkio_weight_to_io_weight(unsigned long long weight)
+{
+    /* Not an affine map onto all of 1..10000: weights are relative, and
+     * only a proportional map keeps both the default (500 -> 100, so a
+     * domain without <blkiotune> and one with weight 500 get the same
+     * share) and the ratio of any two domains' weights. */
+    weight = CLAMP(weight, 10ULL, 1000ULL);
+    return (weight * 100 + 250) / 500;
 }
 
 /* ------------------------------------------------------------------ */
@@ -776,10 +788,12 @@ v2_enable_controllers(VsbCgroupNode *n, const VsbCgroupConfig *cfg, GError **err
         bool required;
     } want[] = {
         { "memory", true, cfg->memory_limit_bytes != 0 },
-        { "pids", true, false },
+        { "pids", true, cfg->pids_max != 0 },
         /* cpu wanted anyway: the daemon may set shares or a quota live */
         { "cpu", true, cfg->cpu_shares != 0 || cfg->cpu_quota_us > 0 || cfg->cpu_period_us },
-        { "cpuset", cfg->cpuset != NULL, cfg->cpuset != NULL },
+        { "cpuset", cfg->cpuset || cfg->mems, cfg->cpuset || cfg->mems },
+        /* wanted anyway: the daemon may set blkiotune live */
+        { "io", true, cfg->blkio_weight != 0 || cfg->nblkio_devices != 0 },
     };
 
     for (guint i = 0; i < G_N_ELEMENTS(want); i++) {
@@ -873,6 +887,57 @@ apply_devices(VsbCgroup *cg, const VsbCgroupConfig *cfg, GError **error)
     return vsb_cgroup_bpf_attach(cg->bpf_fd, n->payload_dir, error);
 }
 
+/* The block I/O controller: v1 blkio, else v2 io. */
+static VsbCgroupNode *
+find_blkio(VsbCgroup *cg)
+{
+    VsbCgroupNode *n = find_node(cg, "blkio");
+
+    return n ? n : find_node(cg, "io");
+}
+
+static bool
+require_blkio(VsbCgroup *cg, GError **error)
+{
+    if (find_blkio(cg))
+        return true;
+    g_set_error(error, VSB_ERROR, VSB_ERROR_UNSUPPORTED,
+                "Cannot apply <blkiotune>: no mounted cgroup hierarchy has the "
+                "blkio (v1) or io (v2) controller");
+    return false;
+}
+
+/* What vsb-cgroup-limits.c writes the same way live. */
+static bool
+apply_limits_more(VsbCgroup *cg, const VsbCgroupConfig *cfg, GError **error)
+{
+    VsbCgroupNode *n;
+
+    /* v1 charges TCP buffers apart from memory.limit_in_bytes. */
+    if (cfg->memory_limit_bytes && (n = find_node(cg, "memory")) && !node_is_v2(n) &&
+        !vsb_cgroup_dir_set_kmem_tcp(n->payload_dir, cfg->memory_limit_bytes, error))
+        return false;
+    if (cfg->pids_max) {
+        if (!(n = require_controller(cg, "pids", "the pids limit", error)) ||
+            !vsb_cgroup_dir_set_pids_max(n->payload_dir, cfg->pids_max, error))
+            return false;
+    }
+    if (cfg->blkio_weight || cfg->nblkio_devices) {
+        if (!require_blkio(cg, error))
+            return false;
+        n = find_blkio(cg);
+    }
+    if (cfg->blkio_weight &&
+        !vsb_cgroup_dir_set_blkio_weight(n->payload_dir, node_is_v2(n), cfg->blkio_weight, error))
+        return false;
+    for (size_t i = 0; i < cfg->nblkio_devices; i++) {
+        if (!vsb_cgroup_dir_set_blkio_device(n->payload_dir, node_is_v2(n),
+                                             &cfg->blkio_devices[i], error))
+            return false;
+    }
+    return true;
+}
+
 static bool
 apply_limits(VsbCgroup *cg, const VsbCgroupConfig *cfg, GError **error)
 {
@@ -938,9 +1003,14 @@ apply_limits(VsbCgroup *cg, const VsbCgroupConfig *cfg, GError **error)
             !vsb_file_write_str_at(n->payload_dir, "cpuset.cpus", cfg->cpuset, error))
             return false;
     }
+    if (cfg->mems) {
+        if (!(n = require_controller(cg, "cpuset", "the memory nodes", error)) ||
+            !vsb_file_write_str_at(n->payload_dir, "cpuset.mems", cfg->mems, error))
+            return false;
+    }
     if (cfg->restrict_devices && !apply_devices(cg, cfg, error))
         return false;
-    return true;
+    return apply_limits_more(cg, cfg, error);
 }
 
 static bool
@@ -965,6 +1035,28 @@ check_config(const VsbCgroupConfig *cfg, GError **error)
         g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                     "Invalid CPU set '%s': expected a list such as 0-3,6", cfg->cpuset);
         return false;
+    }
+    if (cfg->mems && (!cfg->mems[0] || strspn(cfg->mems, "0123456789,-") != strlen(cfg->mems))) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                    "Invalid memory node set '%s': expected a list such as 0-1,3", cfg->mems);
+        return false;
+    }
+    if (cfg->blkio_weight && (cfg->blkio_weight < VSB_CGROUP_BLKIO_WEIGHT_MIN ||
+                              cfg->blkio_weight > VSB_CGROUP_BLKIO_WEIGHT_MAX)) {
+        g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                    "Invalid I/O weight %u: expected %u to %u", cfg->blkio_weight,
+                    VSB_CGROUP_BLKIO_WEIGHT_MIN, VSB_CGROUP_BLKIO_WEIGHT_MAX);
+        return false;
+    }
+    for (size_t i = 0; i < cfg->nblkio_devices; i++) {
+        unsigned int w = cfg->blkio_devices[i].weight;
+        if (w && (w < VSB_CGROUP_BLKIO_WEIGHT_MIN || w > VSB_CGROUP_BLKIO_WEIGHT_MAX)) {
+            g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                        "Invalid I/O weight %u for block device %u:%u: expected %u to %u", w,
+                        cfg->blkio_devices[i].major, cfg->blkio_devices[i].minor,
+                        VSB_CGROUP_BLKIO_WEIGHT_MIN, VSB_CGROUP_BLKIO_WEIGHT_MAX);
+            return false;
+        }
     }
     for (size_t i = 0; cfg->restrict_devices && i < cfg->ndevices; i++) {
         if (!vsb_cgroup_device_check(&cfg->devices[i], error))
@@ -992,7 +1084,10 @@ vsb_cgroup_create(const VsbCgroupConfig *cfg, GError **error)
     /* Fail early, before touching anything, when a limit cannot be had. */
     if ((cfg->memory_limit_bytes && !require_controller(cg, "memory", "the memory limit", error)) ||
         (cfg->cpu_shares && !require_controller(cg, "cpu", "CPU shares", error)) ||
-        (cfg->cpuset && !require_controller(cg, "cpuset", "the CPU set", error)))
+        (cfg->cpuset && !require_controller(cg, "cpuset", "the CPU set", error)) ||
+        (cfg->mems && !require_controller(cg, "cpuset", "the memory nodes", error)) ||
+        (cfg->pids_max && !require_controller(cg, "pids", "the pids limit", error)) ||
+        ((cfg->blkio_weight || cfg->nblkio_devices) && !require_blkio(cg, error)))
         return NULL;
     if (!remove_stale(cg, error))
         return NULL;

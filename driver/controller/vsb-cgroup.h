@@ -46,6 +46,11 @@ GPtrArray *vsb_cgroup_parse_mountinfo(const char *mountinfo, GError **error);
 bool vsb_cgroup_parse_proc_cgroup(GPtrArray *hierarchies, const char *proc_cgroup, GError **error);
 /* cpu.shares (2..262144) to cpu.weight (1..10000), as the kernel's docs and systemd convert. */
 unsigned long long vsb_cgroup_shares_to_weight(unsigned long long shares);
+/* libvirt's blkio weight (CFQ's scale 10..1000, default 500) to v2
+ * io.weight (1..10000, default 100): proportional, so default maps to
+ * default and ratios between domains hold: round(weight / 5), giving
+ * 2..200.  Out of range input is clamped first. */
+unsigned long long vsb_cgroup_blkio_weight_to_io_weight(unsigned long long weight);
 
 void vsb_cgroup_hierarchy_free(VsbCgroupHierarchy *h);
 
@@ -59,6 +64,19 @@ typedef struct {
     const char *access;    /* "rwm" subset */
 } VsbCgroupDevice;
 
+/* Per block device I/O settings (<blkiotune><device>), the device
+ * already resolved to its numbers by the caller.  0 = leave as is. */
+typedef struct {
+    unsigned int major;
+    unsigned int minor;
+    unsigned int weight;        /* v1 blkio.weight_device / blkio.bfq.weight_device,
+                                 * v2 io.weight / io.bfq.weight "MAJ:MIN W" */
+    guint64 read_bps;           /* v1 blkio.throttle.*, v2 io.max rbps= wbps= riops= wiops= */
+    guint64 write_bps;
+    guint64 read_iops;
+    guint64 write_iops;
+} VsbCgroupBlkioDevice;
+
 typedef struct {
     const char *name;                      /* domain name */
     const char *partition;                 /* "machine" when NULL */
@@ -69,6 +87,12 @@ typedef struct {
     unsigned long long cpu_period_us;      /* 0 = default: CFS period */
     long long cpu_quota_us;                /* 0 = none, < 0 = none: CFS quota per period */
     const char *cpuset;                    /* NULL = inherit */
+    const char *mems;                      /* NULL = inherit: cpuset.mems (<numatune> strict) */
+    unsigned int blkio_weight;             /* 0 = none: v1 blkio.weight (or bfq), v2 io.weight
+                                            * (converted from libvirt's 10..1000 scale) */
+    const VsbCgroupBlkioDevice *blkio_devices;
+    size_t nblkio_devices;
+    unsigned long long pids_max;           /* 0 = none: pids.max */
     bool restrict_devices;                 /* deny all but @devices */
     const VsbCgroupDevice *devices;
     size_t ndevices;

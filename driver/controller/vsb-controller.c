@@ -33,6 +33,7 @@
 #include "vsb-ctl-procsrc.h"
 #include "vsb-ctl-state.h"
 #include "vsb-ctl-syslog.h"
+#include "vsb-ctl-sysinfo.h"
 #include "vsb-domain-conf.h"
 #include "vsb-util.h"
 
@@ -44,6 +45,8 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -83,6 +86,7 @@ typedef struct {
     VsbCtlProcSrc *procsrc;     /* what the /proc views are made of */
     VsbCtlFuse *fuse;           /* the views' server (NULL: the host has no FUSE) */
     VsbCtlOomWatch *oomwatch;
+    VsbCtlSysinfo *sysinfo;     /* sysinfo(2) of the container (NULL: not handed to us) */
 } VsbController;
 
 typedef struct {
@@ -100,6 +104,7 @@ controller_free(VsbController *ctl)
     g_free(ctl->partition);
     g_free(ctl->log_dir);
     g_clear_pointer(&ctl->oomwatch, vsb_ctl_oomwatch_free);
+    g_clear_pointer(&ctl->sysinfo, vsb_ctl_sysinfo_free);
     g_clear_pointer(&ctl->fuse, vsb_ctl_fuse_free);
     g_clear_pointer(&ctl->procsrc, vsb_ctl_procsrc_free);
     g_clear_pointer(&ctl->kmsg, vsb_kmsg_free);
@@ -129,24 +134,66 @@ controller_setup_state(VsbController *ctl, GError **error)
     return ctl->state != NULL;
 }
 
+/* <blkiotune><device> paths to device numbers for the cgroup files. */
+static VsbCgroupBlkioDevice *
+controller_blkio_devices(const VsbDomainDef *def, GError **error)
+{
+    g_autofree VsbCgroupBlkioDevice *devs =
+        g_new0(VsbCgroupBlkioDevice, def->blkio_devices->len + 1);
+
+    for (guint i = 0; i < def->blkio_devices->len; i++) {
+        const VsbDomainBlkioDevice *d = g_ptr_array_index(def->blkio_devices, i);
+        struct stat st;
+
+        if (stat(d->path, &st) < 0) {
+            vsb_error_set_errno(error, errno, "blkiotune device %s", d->path);
+            return NULL;
+        }
+        if (!S_ISBLK(st.st_mode)) {
+            g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                        "blkiotune device %s: not a block device", d->path);
+            return NULL;
+        }
+        devs[i] = (VsbCgroupBlkioDevice) {
+            .major = major(st.st_rdev), .minor = minor(st.st_rdev),
+            .weight = d->weight,
+            .read_bps = d->read_bytes_sec, .write_bps = d->write_bytes_sec,
+            .read_iops = d->read_iops_sec, .write_iops = d->write_iops_sec,
+        };
+    }
+    return g_steal_pointer(&devs);
+}
+
 static bool
 controller_setup_cgroup(VsbController *ctl, GError **error)
 {
+    g_autofree VsbCgroupBlkioDevice *blkio = controller_blkio_devices(ctl->def, error);
+    bool numa_cpuset = ctl->def->numa_mode == VSB_DOMAIN_NUMATUNE_STRICT ||
+                       ctl->def->numa_mode == VSB_DOMAIN_NUMATUNE_RESTRICTIVE;
     VsbCgroupConfig cfg = {
         .name = ctl->def->name,
         .partition = ctl->partition,
-        /* <memtune><hard_limit> overrides <memory>, as in libvirt. */
-        .memory_limit_bytes = (ctl->def->mem_hard_kib ? ctl->def->mem_hard_kib
-                               : ctl->def->memory_kib) * 1024,
+        /* The balloon (<currentMemory>), capped by <memtune><hard_limit>:
+         * what setmem and memtune put in force on a running domain. */
+        .memory_limit_bytes = vsb_domain_def_hard_limit_kib(ctl->def) * 1024,
         .memory_soft_bytes = ctl->def->mem_soft_kib * 1024,
         .memory_swap_bytes = ctl->def->mem_swap_kib * 1024,
         .cpu_shares = ctl->def->cpu_shares,
         .cpu_period_us = ctl->def->cpu_period_us,
         .cpu_quota_us = ctl->def->cpu_quota_us,
         .cpuset = ctl->def->cpuset,
+        /* preferred and interleave are a memory policy instead
+         * (vsb-ctl-numa.h) */
+        .mems = numa_cpuset ? ctl->def->numa_nodeset : NULL,
+        .blkio_weight = ctl->def->blkio_weight,
+        .blkio_devices = blkio,
+        .nblkio_devices = ctl->def->blkio_devices->len,
+        .pids_max = ctl->def->pids_max,
         .restrict_devices = true,
     };
 
+    if (!blkio)
+        return false;
     cfg.devices = vsb_ctl_devices_allowed(&cfg.ndevices);
     ctl->cgroup = vsb_cgroup_create(&cfg, error);
     if (!ctl->cgroup)
@@ -319,6 +366,14 @@ controller_start_container(VsbController *ctl, GError **error)
     return true;
 }
 
+static bool
+on_sysinfo(gpointer opaque, struct sysinfo *si)
+{
+    VsbController *ctl = opaque;
+
+    return vsb_ctl_procsrc_sysinfo(ctl->procsrc, si);
+}
+
 /* Read the child's messages until exec() closes its end. */
 static int
 controller_wait_started(VsbController *ctl, GError **error)
@@ -333,11 +388,14 @@ controller_wait_started(VsbController *ctl, GError **error)
                               .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
         /* the child looks the views up while it binds them: their
          * server answers from here */
-        struct pollfd pfd[2] = { { .fd = ctl->sync_fd, .events = POLLIN },
+        struct pollfd pfd[3] = { { .fd = ctl->sync_fd, .events = POLLIN },
                                  { .fd = ctl->fuse ? vsb_ctl_fuse_fd(ctl->fuse) : -1,
+                                   .events = POLLIN },
+                                 /* and its sysinfo(2) calls, once it made the filter */
+                                 { .fd = ctl->sysinfo ? vsb_ctl_sysinfo_fd(ctl->sysinfo) : -1,
                                    .events = POLLIN } };
         ssize_t n;
-        int rc = poll(pfd, 2, START_TIMEOUT_MS);
+        int rc = poll(pfd, 3, START_TIMEOUT_MS);
 
         if (rc < 0 && errno == EINTR)
             continue;
@@ -347,8 +405,11 @@ controller_wait_started(VsbController *ctl, GError **error)
                         START_TIMEOUT_MS / 1000);
             return VSB_CTL_EXIT_FAILURE;
         }
-        if (rc > 0 && pfd[1].revents) {
-            vsb_ctl_fuse_process(ctl->fuse);
+        if (rc > 0 && (pfd[1].revents || (pfd[2].revents & POLLIN))) {
+            if (pfd[1].revents)
+                vsb_ctl_fuse_process(ctl->fuse);
+            if (pfd[2].revents & POLLIN)
+                vsb_ctl_sysinfo_process(ctl->sysinfo);
             if (!pfd[0].revents)
                 continue;
         }
@@ -366,6 +427,13 @@ controller_wait_started(VsbController *ctl, GError **error)
             struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
             if (cmsg && cmsg->cmsg_type == SCM_RIGHTS)
                 memcpy(&console, CMSG_DATA(cmsg), sizeof(int));
+        } else if (g_str_equal(buf, VSB_CTL_MSG_SYSINFO)) {
+            struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+            int fd;
+            if (cmsg && cmsg->cmsg_type == SCM_RIGHTS && !ctl->sysinfo) {
+                memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+                ctl->sysinfo = vsb_ctl_sysinfo_new(fd, on_sysinfo, ctl);
+            }
         } else if (g_str_has_prefix(buf, VSB_CTL_MSG_ERROR " ")) {
             char *end = NULL;
             long code = strtol(buf + strlen(VSB_CTL_MSG_ERROR " "), &end, 10);
@@ -594,6 +662,8 @@ controller_teardown(VsbController *ctl)
     /* first, as in controller_destroy(): nothing may wait on the views
      * while we wait for the container */
     g_clear_pointer(&ctl->fuse, vsb_ctl_fuse_free);
+    /* and sysinfo(2) calls fail (ENOSYS) rather than wait for us */
+    g_clear_pointer(&ctl->sysinfo, vsb_ctl_sysinfo_free);
     if (ctl->init_pid > 0 && !ctl->init_exited) {
         int status;
         kill(ctl->init_pid, SIGKILL);
@@ -719,6 +789,8 @@ main(int argc, char **argv)
     vsb_ctl_syslog_attach(ctl.syslog);
     if (ctl.fuse)
         vsb_ctl_fuse_attach(ctl.fuse);
+    if (ctl.sysinfo)
+        vsb_ctl_sysinfo_attach(ctl.sysinfo);
     ctl.oomwatch = vsb_ctl_oomwatch_new(ctl.cgroup, on_oom_kill, &ctl);
     g_unix_signal_add(SIGTERM, on_terminate, &ctl);
     g_unix_signal_add(SIGINT, on_terminate, &ctl);

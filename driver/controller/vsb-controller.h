@@ -81,8 +81,10 @@
  *   its server (what the issue calls surviving a restart of the
  *   server: there is no other server to restart), and the
  *   daemon has no part in them (restarting it changes nothing).
- *   Tools reading sysinfo(2) instead (busybox's free) see the host's
- *   memory: no file system can change that.
+ *   sysinfo(2) (busybox's free and uptime) gives the same figures:
+ *   its calls are handed to the controller by a seccomp listener and
+ *   answered from its main loop (vsb-ctl-sysinfo.h, which also says
+ *   what happens when the controller does not answer).
  *
  *   Time: a time namespace of its own; CLOCK_MONOTONIC and
  *   CLOCK_BOOTTIME read 0 when init starts (/proc/uptime, uptime: the

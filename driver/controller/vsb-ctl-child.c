@@ -22,7 +22,10 @@
  *                      CAP_SYS_TIME and CAP_SYS_ADMIN: before capabilities)
  *   SetupStdio         new session, console as controlling tty and stdio
  *   ResolveIdentity    inituser/initgroup from the container's /etc
- *   SetupSeccomp       syslog(2) refused; needs CAP_SYS_ADMIN (no no_new_privs)
+ *   SetupNumaPolicy    <numatune> preferred/interleave (before seccomp)
+ *   SetupSeccomp       syslog(2) refused, sysinfo(2) to the controller (its
+ *                      listener sent on sync_fd); needs CAP_SYS_ADMIN (no
+ *                      no_new_privs)
  *   SetupCapabilities  while still uid 0
  *   SetupIdentity, SetupEnvironment, exec
  */
@@ -34,6 +37,7 @@
 #include "vsb-ctl-devices.h"
 #include "vsb-ctl-fuse.h"
 #include "vsb-ctl-mounts.h"
+#include "vsb-ctl-numa.h"
 #include "vsb-ctl-seccomp.h"
 #include "vsb-ctl-syslog.h"
 #include "vsb-ctl-time.h"
@@ -374,6 +378,7 @@ vsb_ctl_child_run(const VsbCtlChildConfig *cfg)
     g_auto(VsbFd) rootfd = -1;
     g_auto(VsbFd) master = -1;
     g_auto(VsbFd) slave = -1;
+    g_auto(VsbFd) sysinfo_fd = -1;
     g_auto(GStrv) env = NULL;
     Identity id = { 0 };
     VsbCtlPremounts pre = { .staging_fd = -1, .root_fd = -1 };
@@ -411,7 +416,10 @@ vsb_ctl_child_run(const VsbCtlChildConfig *cfg)
         !vsb_ctl_time_setup(cfg->def, &error) ||
         !child_setup_stdio(slave, &error) ||
         !child_resolve_identity(cfg->def, &id, &error) ||
-        !vsb_ctl_seccomp_apply(&error) ||
+        !vsb_ctl_numa_apply(cfg->def, &error) ||
+        !vsb_ctl_seccomp_apply(&sysinfo_fd, &error) ||
+        (sysinfo_fd >= 0 &&
+         !vsb_ctl_child_send_fd(cfg, VSB_CTL_MSG_SYSINFO, sysinfo_fd, &error)) ||
         !vsb_ctl_caps_apply(cfg->def, &error) ||
         !child_setup_identity(&id, &error))
         goto fail;

@@ -29,11 +29,13 @@ typedef struct {
 
 /* Messages on sync_fd.  The controller sends GO once the child is in
  * its cgroups and its id maps are written; the child sends CONSOLE with
- * the console's master fd, then either ERROR or nothing: exec() closes
+ * the console's master fd, SYSINFO with the seccomp listener of
+ * sysinfo(2) (vsb-ctl-sysinfo.h), then either ERROR or nothing: exec() closes
  * sync_fd and the controller reads EOF, meaning init is running. */
 #define VSB_CTL_MSG_GO      "go"
 #define VSB_CTL_MSG_CONSOLE "console"
 #define VSB_CTL_MSG_ERROR   "error"   /* "error CODE MESSAGE" */
+#define VSB_CTL_MSG_SYSINFO "sysinfo" /* with the sysinfo(2) listener */
 
 /* Send @msg with @fd to the controller. */
 bool vsb_ctl_child_send_fd(const VsbCtlChildConfig *cfg, const char *msg, int fd, GError **error);

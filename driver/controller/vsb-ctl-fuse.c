@@ -385,6 +385,17 @@ handle_free(VsbCtlFuse *fs, Handle *h)
     g_free(h);
 }
 
+/* An open costs OPEN, READ, READ at EOF (and RELEASE, which close()
+ * does not wait for).  The round trips that look avoidable are not:
+ * - answering OPEN with ENOSYS (no_open) makes the kernel open every
+ *   file of the connection itself, /dev/kmsg too (whose readers each
+ *   need their own position), with FOPEN_KEEP_CACHE and through the
+ *   page cache: the first snapshot would be served for good;
+ * - the READ at EOF: a direct I/O read goes to the server whatever
+ *   the file's size says (only page cache reads stop at i_size).
+ * So a read is made cheap instead: the text comes rendered from a
+ * cache of a few ms (vsb_ctl_procsrc_render()), and the server looks
+ * for the next request before it sleeps (vsb_ctl_fuse_process()). */
 static void
 op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {

@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include "vsb-ctl-procsrc.h"
+#include "vsb-ctl-sysinfo.h"
 #include "vsb-ctl-time.h"
 #include "vsb-util.h"
 
@@ -21,6 +22,13 @@
  * this many (the walk is per open of /proc/stat or /proc/loadavg). */
 #define MAX_TASKS_SCANNED 65536
 #define MAX_CGROUP_DEPTH 32
+/* A view rendered less than this long ago is served again as it was:
+ * a reader that opens the file over and over (top, a monitoring
+ * agent, bench/proc-read) costs one render per period, not one per
+ * open.  Far below anything the figures mean at: the kernel's own
+ * load average moves every 5 s, /proc/stat counts in ticks of 4-10 ms,
+ * and no tool samples memory faster. */
+#define VIEW_CACHE_USEC 5000
 
 typedef struct {
     int fd;               /* -1: not opened yet */
@@ -41,6 +49,11 @@ struct _VsbCtlProcSrc {
     double load[3];
     gint64 load_at;       /* monotonic usec of the last sample, 0: not sampling */
     guint load_timer;
+
+    struct {
+        char *text;
+        gint64 at;        /* monotonic usec of the render */
+    } cache[VSB_PROC_VIEW_LAST];
 };
 
 static void
@@ -76,6 +89,8 @@ vsb_ctl_procsrc_free(VsbCtlProcSrc *src)
     if (!src)
         return;
     g_clear_handle_id(&src->load_timer, g_source_remove);
+    for (int v = 0; v < VSB_PROC_VIEW_LAST; v++)
+        g_free(src->cache[v].text);
     g_hash_table_unref(src->files);
     if (src->proc_fd >= 0)
         close(src->proc_fd);
@@ -83,10 +98,13 @@ vsb_ctl_procsrc_free(VsbCtlProcSrc *src)
     g_free(src);
 }
 
+static void load_start(VsbCtlProcSrc *src);
+
 void
 vsb_ctl_procsrc_set_init(VsbCtlProcSrc *src, pid_t init_pid)
 {
     vsb_ctl_time_read_offsets(init_pid, &src->mono_offset_ns, &src->boot_offset_ns);
+    load_start(src);
 }
 
 static gint64
@@ -270,9 +288,11 @@ task_ns_pid(VsbCtlProcSrc *src, guint tid)
 }
 
 /* Threads of the cgroup at @dirfd and below: v1 lists them in
- * "tasks", v2 in "cgroup.threads". */
+ * "tasks", v2 in "cgroup.threads".  Their states (running, blocked:
+ * one /proc read per thread) only when @states. */
 static void
-scan_cgroup(VsbCtlProcSrc *src, int dirfd, int depth, VsbProcTasks *t, guint *max_tid)
+scan_cgroup(VsbCtlProcSrc *src, int dirfd, int depth, bool states, VsbProcTasks *t,
+            guint *max_tid)
 {
     g_auto(VsbFd) fd = openat(dirfd, "cgroup.threads", O_RDONLY | O_CLOEXEC);
     g_autofree char *text = NULL;
@@ -298,7 +318,9 @@ scan_cgroup(VsbCtlProcSrc *src, int dirfd, int depth, VsbProcTasks *t, guint *ma
         if (nl)
             *nl = '\0';
         tid = (guint)strtoul(p, NULL, 10);
-        if (tid) {
+        if (tid && !states) {
+            t->threads++;
+        } else if (tid) {
             t->threads++;
             st = task_state(src, p);
             if (st == 'R')
@@ -325,7 +347,7 @@ scan_cgroup(VsbCtlProcSrc *src, int dirfd, int depth, VsbProcTasks *t, guint *ma
             continue;
         sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (sub >= 0)
-            scan_cgroup(src, sub, depth + 1, t, max_tid);
+            scan_cgroup(src, sub, depth + 1, states, t, max_tid);
     }
     closedir(dir);
 }
@@ -339,7 +361,7 @@ vsb_ctl_procsrc_ns_pid(VsbCtlProcSrc *src, pid_t pid)
 }
 
 static void
-scan_tasks(VsbCtlProcSrc *src, VsbProcTasks *t)
+scan_tasks(VsbCtlProcSrc *src, bool states, VsbProcTasks *t)
 {
     const char *dir = vsb_cgroup_payload_path(src->cg, "pids");
     g_auto(VsbFd) dirfd = -1;
@@ -357,7 +379,7 @@ scan_tasks(VsbCtlProcSrc *src, VsbProcTasks *t)
     dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0 || src->proc_fd < 0)
         return;
-    scan_cgroup(src, dirfd, 0, t, &max_tid);
+    scan_cgroup(src, dirfd, 0, states, t, &max_tid);
     /* pids rise in a namespace as on the host: the newest host pid is
      * the container's newest (one more read instead of one per task) */
     if (max_tid)
@@ -383,15 +405,29 @@ on_load_timer(gpointer opaque)
     VsbCtlProcSrc *src = opaque;
     VsbProcTasks t;
 
-    scan_tasks(src, &t);
+    scan_tasks(src, true, &t);
     load_sample(src, t.running);
     return G_SOURCE_CONTINUE;
 }
 
+/* From the container's start, as the kernel counts from boot: a
+ * container busy since it started shows it at its first look. */
+static void
+load_start(VsbCtlProcSrc *src)
+{
+    VsbProcTasks t;
+
+    if (src->load_timer)
+        return;
+    scan_tasks(src, true, &t);
+    load_sample(src, t.running);
+    src->load_timer = g_timeout_add_seconds(LOAD_INTERVAL_S, on_load_timer, src);
+}
+
 /* ------------------------------------------------------------------ */
 
-char *
-vsb_ctl_procsrc_render(VsbCtlProcSrc *src, VsbProcView view)
+static char *
+render(VsbCtlProcSrc *src, VsbProcView view)
 {
     g_autoptr(GHashTable) files = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
     VsbProcInputs in = { .files = files };
@@ -404,15 +440,54 @@ vsb_ctl_procsrc_render(VsbCtlProcSrc *src, VsbProcView view)
     if (view == VSB_PROC_VIEW_STAT || view == VSB_PROC_VIEW_LOADAVG) {
         gint64 boot = clock_ns(CLOCK_BOOTTIME) + src->boot_offset_ns;
 
-        scan_tasks(src, &in.tasks);
-        /* The reader itself runs: the kernel counts it too. */
-        if (!src->load_timer) {
-            src->load_timer = g_timeout_add_seconds(LOAD_INTERVAL_S, on_load_timer, src);
-            load_sample(src, in.tasks.running);
-        }
+        scan_tasks(src, true, &in.tasks);
         memcpy(in.load, src->load, sizeof(in.load));
         in.uptime_ns = boot > 0 ? (guint64)boot : 0;
         in.btime = (clock_ns(CLOCK_REALTIME) - boot) / 1000000000LL;
     }
     return vsb_proc_render(view, &in);
+}
+
+char *
+vsb_ctl_procsrc_render(VsbCtlProcSrc *src, VsbProcView view)
+{
+    gint64 now = g_get_monotonic_time();
+
+    if (view < 0 || view >= VSB_PROC_VIEW_LAST)
+        return NULL;
+    /* no text kept past its period: a big view (cpuinfo of many cpus)
+     * read once does not stay in the controller's memory */
+    for (int v = 0; v < VSB_PROC_VIEW_LAST; v++)
+        if (v != (int)view && src->cache[v].text && now - src->cache[v].at >= VIEW_CACHE_USEC)
+            g_clear_pointer(&src->cache[v].text, g_free);
+    if (!src->cache[view].text || now - src->cache[view].at >= VIEW_CACHE_USEC) {
+        char *text = render(src, view);
+        /* inputs that could not be read: no stale text either */
+        g_free(src->cache[view].text);
+        src->cache[view].text = text;
+        src->cache[view].at = now;
+        if (!text)
+            return NULL;
+    }
+    return g_strdup(src->cache[view].text);
+}
+
+bool
+vsb_ctl_procsrc_sysinfo(VsbCtlProcSrc *src, struct sysinfo *si)
+{
+    g_autoptr(GHashTable) files = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+    VsbProcInputs in = { .files = files };
+    gint64 boot = clock_ns(CLOCK_BOOTTIME) + src->boot_offset_ns;
+
+    for (const char *const *n = vsb_proc_view_inputs(VSB_PROC_VIEW_MEMINFO); *n; n++) {
+        char *text = read_cached(src, *n);
+        if (text)
+            g_hash_table_insert(files, (gpointer)*n, text);
+    }
+    /* sysinfo(2) counts threads only: no state to read per thread
+     * (programs call it at start-up, through sysconf()) */
+    scan_tasks(src, false, &in.tasks);
+    memcpy(in.load, src->load, sizeof(in.load));
+    in.uptime_ns = boot > 0 ? (guint64)boot : 0;
+    return vsb_sysinfo_fill(&in, si);
 }

@@ -7,14 +7,15 @@
  * descriptors kept open (pread at offset 0 makes the kernel generate
  * a cgroup or /proc file afresh): no path lookup on the hot path, no
  * polling while nobody looks.  The load average is the exception: it
- * needs samples over time, so a 5 s timer starts the first time
- * /proc/loadavg or /proc/stat is opened (until then, as on a freshly
- * booted machine, it reads 0).
+ * needs samples over time, so a 5 s timer samples the container's
+ * runnable tasks from the start of init (as the kernel does from boot),
+ * whether anyone looks or not.
  */
 #pragma once
 
 #include <glib.h>
 #include <stdbool.h>
+#include <sys/sysinfo.h>
 #include <sys/types.h>
 
 #include "vsb-cgroup.h"
@@ -26,14 +27,20 @@ typedef struct _VsbCtlProcSrc VsbCtlProcSrc;
 VsbCtlProcSrc *vsb_ctl_procsrc_new(VsbCgroup *cg);
 
 /* Init runs: read the offsets of its time namespace, so that our
- * figures use the container's clocks. */
+ * figures use the container's clocks, and start sampling the load
+ * (needs the GLib main context the controller runs). */
 void vsb_ctl_procsrc_set_init(VsbCtlProcSrc *src, pid_t init_pid);
 
 /* The view can be rendered here (a pressure view needs cgroup v2). */
 bool vsb_ctl_procsrc_available(VsbCtlProcSrc *src, VsbProcView view);
 
-/* The view's text now, or NULL (its inputs could not be read). */
+/* The view's text now (or rendered at most a few ms ago: see
+ * VIEW_CACHE_USEC), or NULL (its inputs could not be read). */
 char *vsb_ctl_procsrc_render(VsbCtlProcSrc *src, VsbProcView view);
+
+/* sysinfo(2) as the container sees it (vsb-ctl-sysinfo.h); false
+ * when the host's meminfo cannot be read. */
+bool vsb_ctl_procsrc_sysinfo(VsbCtlProcSrc *src, struct sysinfo *si);
 
 /* The container's number for host pid @pid (0 when it is gone). */
 guint vsb_ctl_procsrc_ns_pid(VsbCtlProcSrc *src, pid_t pid);

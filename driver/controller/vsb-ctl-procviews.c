@@ -397,6 +397,26 @@ mem_compute(const VsbProcInputs *in, MemFigures *m)
     return true;
 }
 
+bool
+vsb_proc_memory(const VsbProcInputs *in, VsbProcMemory *out)
+{
+    MemFigures m;
+
+    if (!mem_compute(in, &m))
+        return false;
+    /* the figures of /proc/meminfo, so that sysinfo(2) users (busybox
+     * free, which reads Cached there) and readers of the file agree */
+    out->total = m.total * KIB;
+    out->free = m.free * KIB;
+    out->shared = m.shmem * KIB;
+    /* a cgroup does not account block device buffers apart: they are
+     * in its page cache (Cached) */
+    out->buffers = 0;
+    out->swap_total = m.swap_total * KIB;
+    out->swap_free = m.swap_free * KIB;
+    return true;
+}
+
 typedef enum {
     MI_ZERO,       /* a figure we cannot attribute to the container */
     MI_HOST,       /* a constant of the machine, shown as it is */

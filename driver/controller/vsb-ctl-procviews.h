@@ -75,6 +75,15 @@ typedef struct {
  * without cgroup v2, say). */
 char *vsb_proc_render(VsbProcView view, const VsbProcInputs *in);
 
+/* The container's memory in bytes, as /proc/meminfo shows it
+ * (MemTotal, MemFree, Shmem, SwapTotal, SwapFree): for sysinfo(2). */
+typedef struct {
+    guint64 total, free, shared, buffers, swap_total, swap_free;
+} VsbProcMemory;
+
+/* False when the host's meminfo is missing from @in. */
+bool vsb_proc_memory(const VsbProcInputs *in, VsbProcMemory *out);
+
 /* Allowed cpus (sorted host numbers) from the cpuset files, else
  * host/online; NULL when neither says. */
 GArray *vsb_proc_allowed_cpus(const VsbProcInputs *in);

@@ -24,10 +24,14 @@ static const uint32_t secondary_arches[] = {
 };
 
 bool
-vsb_ctl_seccomp_apply(GError **error)
+vsb_ctl_seccomp_apply(int *sysinfo_fd, GError **error)
 {
     g_auto(scmp_filter_ctx) ctx = seccomp_init(SCMP_ACT_ALLOW);
+    /* API level 5: SCMP_ACT_NOTIFY (kernel 5.0) */
+    bool notify = seccomp_api_get() >= 5;
     int rc;
+
+    *sysinfo_fd = -1;
 
     if (!ctx) {
         g_set_error(error, VSB_ERROR, VSB_ERROR_FAILED, "Cannot create a seccomp filter");
@@ -46,10 +50,19 @@ vsb_ctl_seccomp_apply(GError **error)
     }
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(syslog), 0);
+    if (rc == 0 && notify)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0);
     if (rc != 0)
         return vsb_error_set_errno(error, -rc, "Cannot build the container's seccomp filter");
     rc = seccomp_load(ctx);
     if (rc != 0)
         return vsb_error_set_errno(error, -rc, "Cannot load the container's seccomp filter");
+    if (notify) {
+        /* the listener made by seccomp_load(), close-on-exec */
+        *sysinfo_fd = seccomp_notify_fd(ctx);
+        if (*sysinfo_fd < 0)
+            return vsb_error_set_errno(error, -*sysinfo_fd,
+                                       "Cannot get the container's seccomp listener");
+    }
     return true;
 }

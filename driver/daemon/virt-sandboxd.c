@@ -36,7 +36,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,7 @@ typedef struct {
     char *path;
     bool readonly;
     bool optional;      /* libvirt's paths: someone else may serve them */
+    bool activated;     /* systemd passed it (socket activation) */
 } Socket;
 
 typedef struct {
@@ -272,6 +275,56 @@ socket_list(Daemon *d)
     return socks;
 }
 
+/* Sockets systemd made for us (virt-sandboxd.socket and -ro.socket):
+ * each is matched to ours by its path, so the unit files and our
+ * defaults agree on which is read-only; one matching none of ours is
+ * taken as well, read-only when its FileDescriptorName= ends in "ro".
+ * Those matched are marked in @socks so that they are not bound again. */
+static bool
+take_activated_sockets(Daemon *d, GArray *socks, guint *listening, GError **error)
+{
+    VsbRpcServer *srv = vsb_rpc_dispatcher_get_server(d->disp);
+    g_auto(GStrv) names = NULL;
+    int n = sd_listen_fds_with_names(1, &names);
+
+    if (n < 0)
+        return vsb_error_set_errno(error, -n, "cannot take the sockets systemd passed");
+    for (int i = 0; i < n; i++) {
+        int fd = SD_LISTEN_FDS_START + i;
+        const char *name = names && names[i] ? names[i] : "";
+        g_autofree char *label = NULL;
+        bool readonly = g_str_has_suffix(name, "ro");
+        const char *path = NULL;
+
+        if (sd_is_socket(fd, AF_UNIX, SOCK_STREAM, 1) <= 0) {
+            g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
+                        "socket activation: fd %d (%s) is not a listening unix stream socket",
+                        fd, name);
+            return false;
+        }
+        for (guint j = 0; j < socks->len; j++) {
+            Socket *s = &g_array_index(socks, Socket, j);
+
+            if (s->path && sd_is_socket_unix(fd, SOCK_STREAM, 1, s->path, 0) > 0) {
+                readonly = s->readonly;
+                path = s->path;
+                s->activated = true;
+                break;
+            }
+        }
+        label = g_strdup_printf("%s (from systemd)", path ? path : name);
+        if (!vsb_rpc_server_listen_fd(srv, fd, label, readonly, error))
+            return false;
+        {
+            g_autofree char *msg = g_strdup_printf("listening at %s%s", label,
+                                                   readonly ? " (read-only)" : "");
+            log_line(G_LOG_LEVEL_INFO, msg);
+        }
+        (*listening)++;
+    }
+    return true;
+}
+
 static bool
 start_listening(Daemon *d, GError **error)
 {
@@ -279,11 +332,18 @@ start_listening(Daemon *d, GError **error)
     VsbRpcServer *srv = vsb_rpc_dispatcher_get_server(d->disp);
     guint listening = 0;
 
+    if (!take_activated_sockets(d, socks, &listening, error)) {
+        for (guint j = 0; j < socks->len; j++)
+            g_free(g_array_index(socks, Socket, j).path);
+        return false;
+    }
     for (guint i = 0; i < socks->len; i++) {
         Socket *s = &g_array_index(socks, Socket, i);
         g_autoptr(GError) err = NULL;
         g_autofree char *path = s->path;
 
+        if (s->activated)
+            continue;
         if (vsb_rpc_server_listen(srv, path, s->readonly, s->readonly ? 0666 : 0600, &err)) {
             g_autofree char *msg = g_strdup_printf("listening at %s%s", path,
                                                    s->readonly ? " (read-only)" : "");
@@ -383,6 +443,12 @@ main(int argc, char **argv)
     dcfg.autostart = !d.no_autostart;
 
     d.loop = g_main_loop_new(NULL, FALSE);
+    /* Before the sockets: a client may see them and stop us at once
+     * (SIGTERM's default action would kill us mid-start); the stop is
+     * then handled when the main loop first runs. */
+    g_unix_signal_add(SIGTERM, on_signal, &d);
+    g_unix_signal_add(SIGINT, on_signal, &d);
+    g_unix_signal_add(SIGHUP, on_sighup, &d);
     /* Sockets first: a daemon already serving them makes this one stop
      * before it touches any domain.  Nothing is read from them before
      * the main loop runs, by when the driver is there. */
@@ -405,14 +471,14 @@ main(int argc, char **argv)
     }
     vsb_rpc_dispatcher_set_driver(d.disp, d.drv);
 
-    g_unix_signal_add(SIGTERM, on_signal, &d);
-    g_unix_signal_add(SIGINT, on_signal, &d);
-    g_unix_signal_add(SIGHUP, on_sighup, &d);
     if (d.timeout > 0)
         g_timeout_add_seconds(1, on_idle_check, &d);
     log_line(G_LOG_LEVEL_INFO, "ready");
+    /* Under systemd (Type=notify): clients may come.  A no-op elsewhere. */
+    sd_notify(0, "READY=1\nSTATUS=serving");
 
     g_main_loop_run(d.loop);
+    sd_notify(0, "STOPPING=1");
 
     /* Connections and sockets go; the domains keep running. */
     vsb_rpc_dispatcher_free(d.disp);

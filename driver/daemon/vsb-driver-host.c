@@ -567,68 +567,12 @@ vsb_driver_get_capabilities(VsbDriver *drv)
 }
 
 /* ------------------------------------------------------------------ */
-/* A domain's usage                                                    */
+/* A domain's cgroups                                                  */
 
 static bool
 has_controller(const VsbCgroupHierarchy *h, const char *name)
 {
     return h->controllers && g_strv_contains((const char *const *)h->controllers, name);
-}
-
-static bool
-read_u64_at(const char *dir, const char *file, unsigned long long *v)
-{
-    g_autofree char *path = g_build_filename(dir, file, NULL);
-    g_autofree char *text = read_trimmed(path);
-    guint64 n;
-
-    if (!text || !g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT64, &n, NULL))
-        return false;
-    *v = n;
-    return true;
-}
-
-bool
-vsb_driver_cgroup_usage(VsbDriver *drv, const char *name, unsigned long long *mem_bytes,
-                        unsigned long long *cpu_ns)
-{
-    g_autofree char *mountinfo = vsb_file_read_all("/proc/self/mountinfo", NULL, NULL);
-    g_autoptr(GPtrArray) hs = mountinfo ? vsb_cgroup_parse_mountinfo(mountinfo, NULL) : NULL;
-    g_autofree char *rel = g_strdup_printf("%s/%s.virt-sandbox/payload", drv->cgroup_partition,
-                                           name);
-    bool have_mem = false, have_cpu = false;
-
-    if (!hs)
-        return false;
-    /* The controller's layout (vsb-cgroup.h); each controller read from
-     * the hierarchy owning it: v1 first (a hybrid host's v2 has none of
-     * these), else v2. */
-    for (guint i = 0; i < hs->len; i++) {
-        const VsbCgroupHierarchy *h = hs->pdata[i];
-        g_autofree char *dir = g_build_filename(h->mount_point, rel, NULL);
-
-        if (h->version != VSB_CGROUP_VERSION_1)
-            continue;
-        if (!have_mem && has_controller(h, "memory"))
-            have_mem = read_u64_at(dir, "memory.usage_in_bytes", mem_bytes);
-        if (!have_cpu && has_controller(h, "cpuacct"))
-            have_cpu = read_u64_at(dir, "cpuacct.usage", cpu_ns);
-    }
-    for (guint i = 0; i < hs->len && (!have_mem || !have_cpu); i++) {
-        const VsbCgroupHierarchy *h = hs->pdata[i];
-        g_autofree char *dir = g_build_filename(h->mount_point, rel, NULL);
-        g_autofree char *stat_path = g_build_filename(dir, "cpu.stat", NULL);
-        g_autofree char *stat = NULL;
-
-        if (h->version != VSB_CGROUP_VERSION_2)
-            continue;
-        if (!have_mem)
-            have_mem = read_u64_at(dir, "memory.current", mem_bytes);
-        /* cpu.stat's usage_usec exists without the cpu controller. */
-        if (!have_cpu && (stat = vsb_file_read_all(stat_path, NULL, NULL)))
-            have_cpu = vsb_driver_parse_cpu_stat(stat, cpu_ns);
-    }
-    return have_mem || have_cpu;
 }
 
 /* Remove @dir and the cgroups below it, children first.  errno tells

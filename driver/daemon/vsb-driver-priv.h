@@ -7,6 +7,7 @@
 
 #include "vsb-driver.h"
 #include "vsb-driver-util.h"
+#include "vsb-cgroup-tune.h"
 
 #include <glib.h>
 #include <stdbool.h>
@@ -83,10 +84,6 @@ void vsb_driver_scan_run_dir(VsbDriver *drv);
 bool vsb_domain_launch(VsbDomain *dom, VsbDomainDef *def, GError **error);
 
 /* vsb-driver-host.c */
-/* Memory used (bytes) and CPU time (ns) of a running domain's payload
- * cgroup; false when unreadable. */
-bool vsb_driver_cgroup_usage(VsbDriver *drv, const char *name, unsigned long long *mem_bytes,
-                             unsigned long long *cpu_ns);
 /* Best effort: remove the cgroups a controller killed hard left (its
  * container must be dead). */
 void vsb_driver_cgroup_remove(VsbDriver *drv, const char *name);
@@ -97,3 +94,15 @@ unsigned long long vsb_driver_host_memory_kib(void);
 /* Set paused (and the reason) from the payload's freezer, when
  * attaching to a running controller. */
 void vsb_domain_load_paused(VsbDomain *dom);
+/* The running domain's payload cgroups (OPERATION_FAILED when gone). */
+VsbCgroupPayload *vsb_domain_open_payload(VsbDomain *dom, GError **error);
+/* A tuning change: copies of the definitions it edits (@live needs a
+ * running domain, @config a persistent one), NULL for the others... */
+bool vsb_domain_begin_change(VsbDomain *dom, bool live, bool config, VsbDomainDef **new_live,
+                             VsbDomainDef **new_config, GError **error);
+/* ... installed (taken; NULL = unchanged) and saved once applied. */
+bool vsb_domain_commit_change(VsbDomain *dom, VsbDomainDef *new_live, VsbDomainDef *new_config,
+                              GError **error);
+/* A cgroup write's failure (@cause, taken) as the API reports it:
+ * "@what: why"; OPERATION_UNSUPPORTED when the host lacks the knob. */
+bool vsb_driver_cgroup_failed(GError **error, GError *cause, const char *what);

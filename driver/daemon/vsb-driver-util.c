@@ -285,24 +285,6 @@ vsb_driver_initctl_request(char runlevel, unsigned char buf[VSB_INITCTL_REQUEST_
 /* ------------------------------------------------------------------ */
 /* Host files                                                          */
 
-bool
-vsb_driver_parse_cpu_stat(const char *text, unsigned long long *ns)
-{
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-
-    for (char **l = lines; *l; l++) {
-        guint64 us;
-        if (!g_str_has_prefix(*l, "usage_usec "))
-            continue;
-        if (!g_ascii_string_to_unsigned(g_strstrip(*l + strlen("usage_usec ")), 10, 0,
-                                        G_MAXUINT64 / 1000, &us, NULL))
-            return false;
-        *ns = us * 1000;
-        return true;
-    }
-    return false;
-}
-
 GArray *
 vsb_driver_parse_cpulist(const char *text, GError **error)
 {

@@ -117,9 +117,6 @@ int vsb_driver_init_signal(const char *comm, const char *exe, bool reboot);
 #define VSB_INITCTL_REQUEST_SIZE 384
 void vsb_driver_initctl_request(char runlevel, unsigned char buf[VSB_INITCTL_REQUEST_SIZE]);
 
-/* "usage_usec N" of a cgroup v2 cpu.stat, in ns. */
-bool vsb_driver_parse_cpu_stat(const char *text, unsigned long long *ns);
-
 /* A kernel cpu list ("0-3,8,10-11") as a sorted array of guint. */
 GArray *vsb_driver_parse_cpulist(const char *text, GError **error);
 

@@ -58,6 +58,8 @@ error_prefix(VsbDriverErrorCode code)
         return "invalid argument";
     case VSB_DRIVER_ERROR_NO_SUPPORT:
         return "this function is not supported by the connection driver";
+    case VSB_DRIVER_ERROR_OPERATION_UNSUPPORTED:
+        return "Operation not supported";
     }
     return "error";
 }
@@ -316,12 +318,12 @@ vsb_domain_get_info(VsbDomain *dom, VsbDomainInfo *info)
     info->max_mem_kib = def->memory_kib ? def->memory_kib : vsb_driver_host_memory_kib();
     info->nr_virt_cpu = def->vcpus ? def->vcpus : 1;
     if (dom->live) {
-        unsigned long long mem = 0, cpu = 0;
+        VsbDomainStats st;
         /* Unreadable (the container just ended): zeros, as the state
          * will say in a moment. */
-        if (vsb_driver_cgroup_usage(dom->drv, dom->name, &mem, &cpu)) {
-            info->memory_kib = mem / 1024;
-            info->cpu_time_ns = cpu;
+        if (vsb_driver_get_stats(dom->drv, dom, &st, NULL)) {
+            info->memory_kib = st.used_kib;
+            info->cpu_time_ns = st.cpu_time_ns;
         }
     } else {
         info->memory_kib = def->current_memory_kib ? def->current_memory_kib : info->max_mem_kib;

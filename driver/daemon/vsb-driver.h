@@ -37,6 +37,7 @@ typedef enum {
     VSB_DRIVER_ERROR_EXISTS,             /* [9 VIR_ERR_OPERATION_FAILED, "domain 'x' already exists with uuid ..."] */
     VSB_DRIVER_ERROR_NO_SUPPORT,         /* [3 VIR_ERR_NO_SUPPORT] */
     VSB_DRIVER_ERROR_UNSUPPORTED_FLAGS,  /* [8 VIR_ERR_INVALID_ARG "unsupported flags (0x..) in function ..."] */
+    VSB_DRIVER_ERROR_OPERATION_UNSUPPORTED, /* [84 VIR_ERR_OPERATION_UNSUPPORTED] the host lacks it */
 } VsbDriverErrorCode;
 
 /* virDomainState */
@@ -189,6 +190,92 @@ typedef struct {
  * persistent definition (@config, saved), all or nothing for each. */
 bool vsb_driver_set_memtune(VsbDriver *drv, VsbDomain *dom, const VsbMemtune *mt, bool live,
                             bool config, GError **error);
+
+
+/* setmem / setmaxmem, libvirt's rules: @maximum changes <memory>
+ * (config only: not on a running domain), else <currentMemory>, never
+ * above the maximum; live, the cgroup's hard limit follows. */
+bool vsb_driver_set_memory(VsbDriver *drv, VsbDomain *dom, unsigned long long kib, bool maximum,
+                           bool live, bool config, GError **error);
+
+/* schedinfo ("posix"): cpu_shares, vcpu_period (µs, 0 = leave),
+ * vcpu_quota (µs, 0 = leave, < 0 = none); ranges as libvirt's. */
+#define VSB_SCHED_SHARES_MIN 2ULL
+#define VSB_SCHED_SHARES_MAX 262144ULL
+#define VSB_SCHED_PERIOD_MIN 1000ULL
+#define VSB_SCHED_PERIOD_MAX 1000000ULL
+#define VSB_SCHED_QUOTA_MIN 1000LL
+#define VSB_SCHED_QUOTA_MAX 17592186044415LL
+typedef struct {
+    bool set_shares, set_period, set_quota;
+    unsigned long long shares;
+    unsigned long long period_us;
+    long long quota_us;
+} VsbSchedParams;
+bool vsb_driver_set_sched(VsbDriver *drv, VsbDomain *dom, const VsbSchedParams *sp, bool live,
+                          bool config, GError **error);
+/* What schedinfo reports for @def: live, the defaults the kernel
+ * applies to what the definition leaves out. */
+void vsb_domain_def_get_sched(const VsbDomainDef *def, bool live, VsbSchedParams *sp);
+
+/* blkiotune.  The per device fields, as libvirt's typed parameters
+ * name them; each travels as a string "path,value,path,value". */
+typedef enum {
+    VSB_BLKIO_DEVICE_WEIGHT,
+    VSB_BLKIO_DEVICE_READ_IOPS,
+    VSB_BLKIO_DEVICE_WRITE_IOPS,
+    VSB_BLKIO_DEVICE_READ_BYTES,
+    VSB_BLKIO_DEVICE_WRITE_BYTES,
+    VSB_BLKIO_DEVICE_LAST
+} VsbBlkioField;
+const char *vsb_blkio_field_to_string(VsbBlkioField f);
+int vsb_blkio_field_from_string(const char *s);   /* -1 when unknown */
+
+typedef struct {
+    char *path;
+    VsbBlkioField field;
+    unsigned long long value;    /* 0 removes this setting */
+} VsbBlkioSetting;
+void vsb_blkio_setting_free(VsbBlkioSetting *s);
+
+/* Parse libvirt's "path,value[,path,value...]" for @field into @out
+ * (of VsbBlkioSetting*); "" is an empty list.  Errors name the field
+ * and the offending text. */
+bool vsb_blkio_parse_list(const char *text, VsbBlkioField field, GPtrArray *out,
+                          GError **error);
+/* The "path,value,..." string of @def's devices that have @field set. */
+char *vsb_blkio_format_list(const VsbDomainDef *def, VsbBlkioField field);
+
+typedef struct {
+    bool set_weight;
+    unsigned int weight;         /* 100..1000 */
+    GPtrArray *devices;          /* of VsbBlkioSetting*, may be NULL */
+} VsbBlkiotune;
+bool vsb_driver_set_blkiotune(VsbDriver *drv, VsbDomain *dom, const VsbBlkiotune *bt, bool live,
+                              bool config, GError **error);
+
+/* Statistics of a domain (vsb-driver-stats.c); sizes in KiB.  The
+ * have_* flags say which groups were readable. */
+typedef struct {
+    bool have_cpu, have_mem, have_kmem, have_pids, have_io;
+    unsigned long long cpu_time_ns, cpu_user_ns, cpu_system_ns;
+    unsigned long long max_kib;        /* <memory>, else the host's memory */
+    unsigned long long balloon_kib;    /* the hard limit in force, else max_kib */
+    unsigned long long used_kib;       /* what the cgroup charges (user + kernel) */
+    unsigned long long rss_kib;        /* anonymous memory */
+    unsigned long long cache_kib;      /* page cache */
+    unsigned long long usable_kib;     /* balloon - used + reclaimable, clamped */
+    unsigned long long unused_kib;     /* balloon - used, clamped */
+    unsigned long long swap_kib;
+    unsigned long long oom_kills, failcnt;
+    unsigned long long kmem_kib, kmem_slab_kib, kmem_sock_kib;
+    unsigned long long pids_current;
+    unsigned long long pids_max;       /* 0 = no limit */
+    unsigned long long io_read_bytes, io_write_bytes, io_read_ops, io_write_ops;
+} VsbDomainStats;
+/* A running domain's figures from its payload cgroups; an inactive
+ * domain gets max_kib and balloon_kib only (nothing else readable). */
+bool vsb_driver_get_stats(VsbDriver *drv, VsbDomain *dom, VsbDomainStats *st, GError **error);
 
 /* A socket carrying the domain's console both ways (from the
  * controller's control socket, after its "ok").  Caller owns it. */

@@ -88,6 +88,8 @@ extern const VsbRpcProc vsb_rpc_procs_connect[];
 extern const gsize vsb_rpc_procs_connect_len;
 extern const VsbRpcProc vsb_rpc_procs_domain[];
 extern const gsize vsb_rpc_procs_domain_len;
+extern const VsbRpcProc vsb_rpc_procs_tune[];
+extern const gsize vsb_rpc_procs_tune_len;
 
 /* Errors of the handlers: a libvirt code in our error domain. */
 #define vsb_rpc_set_error(error, code, ...) \
@@ -110,6 +112,24 @@ vsb_rpc_call_driver(VsbRpcCall *call)
 {
     return call->conn->disp->drv;
 }
+
+/* What a tuning call addresses: the domain and the definitions it
+ * affects, libvirt's VIR_DOMAIN_AFFECT_* resolved ("current" is live
+ * when the domain runs, else config). */
+typedef struct {
+    VsbDomain *dom;
+    bool live;
+    bool config;
+    const VsbDomainDef *def;    /* what a getter reads: live or persistent */
+} VsbRpcTuneTarget;
+#define VSB_RPC_TUNE_GET false  /* LIVE and CONFIG exclusive */
+#define VSB_RPC_TUNE_SET true   /* both may be given */
+/* The common preamble of tuning calls (vsb-rpc-procs-tune.c): @flags
+ * may hold AFFECT_LIVE/CONFIG and @extra (else libvirt's "unsupported
+ * flags" naming @api), look the domain up, resolve what it affects. */
+bool vsb_rpc_tune_target(VsbRpcCall *call, const vsb_rpc_nonnull_domain *wire,
+                         unsigned int flags, unsigned int extra, const char *api, bool set,
+                         VsbRpcTuneTarget *t, GError **error);
 
 /* Convert any GError into what goes on the wire. */
 void vsb_rpc_error_to_wire(const GError *error, int *code, int *domain, char **message);

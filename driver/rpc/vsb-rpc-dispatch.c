@@ -64,6 +64,7 @@ vsb_rpc_error_to_wire(const GError *error, int *code, int *domain, char **messag
         case VSB_DRIVER_ERROR_EXISTS: *code = VIR_ERR_OPERATION_FAILED; break;
         case VSB_DRIVER_ERROR_NO_SUPPORT: *code = VIR_ERR_NO_SUPPORT; break;
         case VSB_DRIVER_ERROR_UNSUPPORTED_FLAGS: *code = VIR_ERR_INVALID_ARG; break;
+        case VSB_DRIVER_ERROR_OPERATION_UNSUPPORTED: *code = VIR_ERR_OPERATION_UNSUPPORTED; break;
         default: *code = VIR_ERR_INTERNAL_ERROR; break;
         }
     } else if (error->domain == VSB_DOMAIN_CONF_ERROR) {
@@ -124,6 +125,7 @@ find_proc(guint32 prog, int num)
     } tables[] = {
         { vsb_rpc_procs_connect, &vsb_rpc_procs_connect_len },
         { vsb_rpc_procs_domain, &vsb_rpc_procs_domain_len },
+        { vsb_rpc_procs_tune, &vsb_rpc_procs_tune_len },
     };
 
     for (gsize t = 0; t < G_N_ELEMENTS(tables); t++) {

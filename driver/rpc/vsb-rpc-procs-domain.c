@@ -1,6 +1,7 @@
 /*
  * vsb-rpc-procs-domain.c: per-domain procedures (lookups, XML,
- * lifecycle, information, console, namespaces).
+ * lifecycle, information, console, namespaces); tuning and statistics
+ * are in vsb-rpc-procs-tune.c.
  */
 #include <config.h>
 
@@ -284,8 +285,6 @@ proc_get_messages(VsbRpcCall *call, void *a, void *r, GError **error)
     return vsb_rpc_lookup(call, &args->dom, error) != NULL;
 }
 
-static const VsbDomainDef *tuning_def(VsbDomain *dom, unsigned int flags, GError **error);
-
 static bool
 proc_get_metadata(VsbRpcCall *call, void *a, void *r, GError **error)
 {
@@ -293,15 +292,12 @@ proc_get_metadata(VsbRpcCall *call, void *a, void *r, GError **error)
     vsb_rpc_string_ret *ret = r;
     const VsbDomainDef *def;
     const char *value = NULL;
-    VsbDomain *dom;
+    VsbRpcTuneTarget t;
 
-    if (!vsb_rpc_check_flags(args->flags, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
-                             "virDomainGetMetadata", error))
+    if (!vsb_rpc_tune_target(call, &args->dom, args->flags, 0, "virDomainGetMetadata",
+                             VSB_RPC_TUNE_GET, &t, error))
         return false;
-    if (!(dom = vsb_rpc_lookup(call, &args->dom, error)))
-        return false;
-    if (!(def = tuning_def(dom, args->flags, error)))
-        return false;
+    def = t.def;
     switch (args->type) {
     case VIR_DOMAIN_METADATA_TITLE:
         value = def->title;
@@ -329,167 +325,8 @@ proc_get_metadata(VsbRpcCall *call, void *a, void *r, GError **error)
 }
 
 /* ------------------------------------------------------------------ */
-/* Tuning, read from the definition                                    */
+/* vCPUs (the other tuning calls are in vsb-rpc-procs-tune.c)          */
 /* ------------------------------------------------------------------ */
-
-/* The definition a tuning call with @flags (VIR_DOMAIN_AFFECT_*)
- * reads. */
-static const VsbDomainDef *
-tuning_def(VsbDomain *dom, unsigned int flags, GError **error)
-{
-    bool live = flags & VIR_DOMAIN_AFFECT_LIVE;
-    bool config = flags & VIR_DOMAIN_AFFECT_CONFIG;
-
-    if (live && config) {
-        vsb_rpc_set_error(error, VIR_ERR_INVALID_ARG,
-                          "flags 'affect live' and 'affect config' are mutually exclusive");
-        return NULL;
-    }
-    if (!live && !config)
-        live = vsb_domain_is_active(dom);
-    if (live && !vsb_domain_is_active(dom)) {
-        vsb_rpc_set_error(error, VIR_ERR_OPERATION_INVALID, "domain is not running");
-        return NULL;
-    }
-    if (config && !vsb_domain_is_persistent(dom)) {
-        vsb_rpc_set_error(error, VIR_ERR_OPERATION_INVALID,
-                          "cannot change persistent config of a transient domain");
-        return NULL;
-    }
-    return vsb_domain_get_def(dom, !live);
-}
-
-static bool
-check_nparams(int nparams, GError **error)
-{
-    if (nparams < 0 || nparams > VSB_RPC_TUNING_PARAMS_MAX) {
-        vsb_rpc_set_error(error, VIR_ERR_RPC, "nparams too large");
-        return false;
-    }
-    return true;
-}
-
-static bool
-proc_get_memory_parameters(VsbRpcCall *call, void *a, void *r, GError **error)
-{
-    vsb_rpc_domain_get_params_args *args = a;
-    vsb_rpc_domain_get_params_ret *ret = r;
-    const unsigned long long unlimited = VIR_DOMAIN_MEMORY_PARAM_UNLIMITED;
-    const VsbDomainDef *def;
-    VsbDomain *dom;
-    vsb_rpc_param p[3] = { 0 };
-    guint n;
-
-    if (!vsb_rpc_check_flags(args->flags, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG |
-                             VIR_TYPED_PARAM_STRING_OKAY, "virDomainGetMemoryParameters", error))
-        return false;
-    if (!check_nparams(args->nparams, error))
-        return false;
-    if (!(dom = vsb_rpc_lookup(call, &args->dom, error)))
-        return false;
-    if (args->nparams == 0) {
-        ret->nparams = G_N_ELEMENTS(p);   /* the client asks how many first */
-        return true;
-    }
-    if (!(def = tuning_def(dom, args->flags, error)))
-        return false;
-    /* <memtune><hard_limit>, else <memory>, is the hard limit the
-     * controller sets. */
-    vsb_rpc_param_set_ullong(&p[0], "hard_limit", def->mem_hard_kib ? def->mem_hard_kib :
-                             def->memory_kib ? def->memory_kib : unlimited);
-    vsb_rpc_param_set_ullong(&p[1], "soft_limit", def->mem_soft_kib ? def->mem_soft_kib :
-                             unlimited);
-    vsb_rpc_param_set_ullong(&p[2], "swap_hard_limit", def->mem_swap_kib ? def->mem_swap_kib :
-                             unlimited);
-    n = MIN((guint)args->nparams, G_N_ELEMENTS(p));
-    ret->params.params_len = n;
-    ret->params.params_val = g_new0(vsb_rpc_param, n);
-    memcpy(ret->params.params_val, p, n * sizeof(p[0]));
-    for (guint i = n; i < G_N_ELEMENTS(p); i++)
-        xdr_free((xdrproc_t)xdr_vsb_rpc_param, (char *)&p[i]);
-    ret->nparams = n;
-    return true;
-}
-
-/* What a tuning change with @flags (VIR_DOMAIN_AFFECT_*) changes,
- * libvirt's way: "current" is live when running, else config. */
-static bool
-tuning_affect(VsbDomain *dom, unsigned int flags, bool *live, bool *config, GError **error)
-{
-    *live = flags & VIR_DOMAIN_AFFECT_LIVE;
-    *config = flags & VIR_DOMAIN_AFFECT_CONFIG;
-    if (!*live && !*config) {
-        *live = vsb_domain_is_active(dom);
-        *config = !*live;
-    }
-    if (*live && !vsb_domain_is_active(dom)) {
-        vsb_rpc_set_error(error, VIR_ERR_OPERATION_INVALID, "domain is not running");
-        return false;
-    }
-    if (*config && !vsb_domain_is_persistent(dom)) {
-        vsb_rpc_set_error(error, VIR_ERR_OPERATION_INVALID,
-                          "transient domains do not have any persistent config");
-        return false;
-    }
-    return true;
-}
-
-/* An unsigned long long typed parameter's value. */
-static bool
-param_ullong(const vsb_rpc_param *p, unsigned long long *v, GError **error)
-{
-    if (p->value.type != VSB_RPC_PARAM_ULLONG) {
-        vsb_rpc_set_error(error, VIR_ERR_INVALID_ARG,
-                          "invalid type for parameter '%s', expected 'ullong'", p->field);
-        return false;
-    }
-    *v = p->value.vsb_rpc_param_value_u.ul;
-    return true;
-}
-
-static bool
-proc_set_memory_parameters(VsbRpcCall *call, void *a, void *r, GError **error)
-{
-    vsb_rpc_domain_set_params_args *args = a;
-    VsbMemtune mt = { 0 };
-    bool live, config;
-    VsbDomain *dom;
-
-    if (!vsb_rpc_check_flags(args->flags, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG,
-                             "virDomainSetMemoryParameters", error))
-        return false;
-    if (!vsb_rpc_params_check(args->params.params_val, args->params.params_len, error))
-        return false;
-    for (guint i = 0; i < args->params.params_len; i++) {
-        const vsb_rpc_param *p = &args->params.params_val[i];
-        unsigned long long *v;
-
-        if (g_str_equal(p->field, "hard_limit")) {
-            mt.set_hard = true;
-            v = &mt.hard_kib;
-        } else if (g_str_equal(p->field, "soft_limit")) {
-            mt.set_soft = true;
-            v = &mt.soft_kib;
-        } else if (g_str_equal(p->field, "swap_hard_limit")) {
-            mt.set_swap = true;
-            v = &mt.swap_kib;
-        } else if (g_str_equal(p->field, "min_guarantee")) {
-            vsb_rpc_set_error(error, VIR_ERR_CONFIG_UNSUPPORTED,
-                              "min_guarantee is not supported by the LXC driver");
-            return false;
-        } else {
-            vsb_rpc_set_error(error, VIR_ERR_INVALID_ARG, "parameter '%s' not supported",
-                              p->field);
-            return false;
-        }
-        if (!param_ullong(p, v, error))
-            return false;
-    }
-    if (!(dom = vsb_rpc_lookup(call, &args->dom, error)) ||
-        !tuning_affect(dom, args->flags, &live, &config, error))
-        return false;
-    return vsb_driver_set_memtune(vsb_rpc_call_driver(call), dom, &mt, live, config, error);
-}
 
 /* A container's "vcpus": <vcpu> (how many CPUs it may use), one when
  * not given. */
@@ -498,17 +335,12 @@ proc_get_vcpus_flags(VsbRpcCall *call, void *a, void *r, GError **error)
 {
     vsb_rpc_domain_flags_args *args = a;
     vsb_rpc_int_ret *ret = r;
-    const VsbDomainDef *def;
-    VsbDomain *dom;
+    VsbRpcTuneTarget t;
 
-    if (!vsb_rpc_check_flags(args->flags, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG |
-                             VIR_DOMAIN_VCPU_MAXIMUM, "virDomainGetVcpusFlags", error))
+    if (!vsb_rpc_tune_target(call, &args->dom, args->flags, VIR_DOMAIN_VCPU_MAXIMUM,
+                             "virDomainGetVcpusFlags", VSB_RPC_TUNE_GET, &t, error))
         return false;
-    if (!(dom = vsb_rpc_lookup(call, &args->dom, error)))
-        return false;
-    if (!(def = tuning_def(dom, args->flags & ~VIR_DOMAIN_VCPU_MAXIMUM, error)))
-        return false;
-    ret->value = def->vcpus ? (int)def->vcpus : 1;
+    ret->value = t.def->vcpus ? (int)t.def->vcpus : 1;
     return true;
 }
 
@@ -528,215 +360,6 @@ proc_get_max_vcpus(VsbRpcCall *call, void *a, void *r, GError **error)
     }
     def = vsb_domain_get_def(dom, false);
     ret->value = def && def->vcpus ? (int)def->vcpus : 1;
-    return true;
-}
-
-static bool
-proc_get_scheduler_type(VsbRpcCall *call, void *a, void *r, GError **error)
-{
-    vsb_rpc_domain_args *args = a;
-    vsb_rpc_domain_get_scheduler_type_ret *ret = r;
-
-    if (!vsb_rpc_lookup(call, &args->dom, error))
-        return false;
-    ret->type = g_strdup("posix");
-    ret->nparams = 1;   /* cpu_shares */
-    return true;
-}
-
-static bool
-scheduler_params(VsbRpcCall *call, const vsb_rpc_nonnull_domain *wire, int nparams,
-                 unsigned int flags, vsb_rpc_domain_get_scheduler_parameters_ret *ret,
-                 GError **error)
-{
-    const VsbDomainDef *def;
-    VsbDomain *dom;
-
-    if (!check_nparams(nparams, error))
-        return false;
-    if (!(dom = vsb_rpc_lookup(call, wire, error)))
-        return false;
-    if (!(def = tuning_def(dom, flags, error)))
-        return false;
-    if (nparams < 1)
-        return true;
-    ret->params.params_len = 1;
-    ret->params.params_val = g_new0(vsb_rpc_param, 1);
-    vsb_rpc_param_set_ullong(&ret->params.params_val[0], "cpu_shares", def->cpu_shares);
-    return true;
-}
-
-static bool
-proc_get_scheduler_parameters(VsbRpcCall *call, void *a, void *r, GError **error)
-{
-    vsb_rpc_domain_get_scheduler_parameters_args *args = a;
-
-    return scheduler_params(call, &args->dom, args->nparams, 0, r, error);
-}
-
-static bool
-proc_get_scheduler_parameters_flags(VsbRpcCall *call, void *a, void *r, GError **error)
-{
-    vsb_rpc_domain_get_params_args *args = a;
-
-    if (!vsb_rpc_check_flags(args->flags, VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG |
-                             VIR_TYPED_PARAM_STRING_OKAY, "virDomainGetSchedulerParametersFlags",
-                             error))
-        return false;
-    return scheduler_params(call, &args->dom, args->nparams, args->flags, r, error);
-}
-
-/* ------------------------------------------------------------------ */
-/* Statistics                                                          */
-/* ------------------------------------------------------------------ */
-
-static bool
-proc_memory_stats(VsbRpcCall *call, void *a, void *r, GError **error)
-{
-    vsb_rpc_domain_memory_stats_args *args = a;
-    vsb_rpc_domain_memory_stats_ret *ret = r;
-    VsbDomainInfo info = { 0 };
-    VsbDomain *dom;
-    guint n = 0;
-
-    if (!vsb_rpc_check_flags(args->flags, 0, "virDomainMemoryStats", error))
-        return false;
-    if (args->max_stats > VSB_RPC_MEMORY_STATS_MAX) {
-        vsb_rpc_set_error(error, VIR_ERR_RPC, "maxStats > %d", VSB_RPC_MEMORY_STATS_MAX);
-        return false;
-    }
-    if (!(dom = vsb_rpc_lookup(call, &args->dom, error)))
-        return false;
-    if (!vsb_domain_is_active(dom)) {
-        vsb_rpc_set_error(error, VIR_ERR_OPERATION_INVALID, "domain is not running");
-        return false;
-    }
-    vsb_domain_get_info(dom, &info);
-    ret->stats.stats_val = g_new0(vsb_rpc_domain_memory_stat, 2);
-    /* The limit plays the balloon's part; what the cgroup uses is the
-     * resident set. */
-    if (n < args->max_stats) {
-        ret->stats.stats_val[n].tag = VIR_DOMAIN_MEMORY_STAT_ACTUAL_BALLOON;
-        ret->stats.stats_val[n++].val = info.max_mem_kib;
-    }
-    if (n < args->max_stats) {
-        ret->stats.stats_val[n].tag = VIR_DOMAIN_MEMORY_STAT_RSS;
-        ret->stats.stats_val[n++].val = info.memory_kib;
-    }
-    ret->stats.stats_len = n;
-    return true;
-}
-
-#define STATS_SUPPORTED (VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | \
-                         VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU)
-#define STATS_LIST_FLAGS 0xffu   /* ACTIVE ... OTHER */
-
-static void
-domain_stats(VsbDomain *dom, unsigned int stats, vsb_rpc_domain_stats_record *rec)
-{
-    VsbDomainInfo info = { 0 };
-    vsb_rpc_param *p;
-    int reason = 0;
-    guint n = 0;
-
-    vsb_domain_get_info(dom, &info);
-    vsb_rpc_domain_to_wire(dom, &rec->dom);
-    p = g_new0(vsb_rpc_param, 8);
-    if (stats & VIR_DOMAIN_STATS_STATE) {
-        vsb_rpc_param_set_int(&p[n++], "state.state", vsb_domain_get_state(dom, &reason));
-        vsb_rpc_param_set_int(&p[n++], "state.reason", reason);
-    }
-    if (stats & VIR_DOMAIN_STATS_CPU_TOTAL)
-        vsb_rpc_param_set_ullong(&p[n++], "cpu.time", info.cpu_time_ns);
-    if (stats & VIR_DOMAIN_STATS_BALLOON) {
-        vsb_rpc_param_set_ullong(&p[n++], "balloon.current", info.memory_kib);
-        vsb_rpc_param_set_ullong(&p[n++], "balloon.maximum", info.max_mem_kib);
-    }
-    if (stats & VIR_DOMAIN_STATS_VCPU) {
-        vsb_rpc_param_set_uint(&p[n++], "vcpu.current", info.nr_virt_cpu);
-        vsb_rpc_param_set_uint(&p[n++], "vcpu.maximum", info.nr_virt_cpu);
-    }
-    rec->params.params_len = n;
-    rec->params.params_val = p;
-}
-
-static bool
-proc_get_all_domain_stats(VsbRpcCall *call, void *a, void *r, GError **error)
-{
-    vsb_rpc_get_all_domain_stats_args *args = a;
-    vsb_rpc_get_all_domain_stats_ret *ret = r;
-    VsbDriver *drv = vsb_rpc_call_driver(call);
-    g_autoptr(GPtrArray) doms = g_ptr_array_new();
-    unsigned int stats = args->stats;
-
-    if (!vsb_rpc_check_flags(args->flags,
-                             STATS_LIST_FLAGS | VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT |
-                             VIR_CONNECT_GET_ALL_DOMAINS_STATS_BACKING |
-                             VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS,
-                             "virConnectGetAllDomainStats", error))
-        return false;
-    if ((args->flags & VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS) &&
-        (stats & ~STATS_SUPPORTED)) {
-        vsb_rpc_set_error(error, VIR_ERR_ARGUMENT_UNSUPPORTED,
-                          "Stats types bits 0x%x are not supported by this daemon",
-                          stats & ~STATS_SUPPORTED);
-        return false;
-    }
-    stats = stats ? stats & STATS_SUPPORTED : STATS_SUPPORTED;
-
-    if (args->doms.doms_len > 0) {
-        if (args->flags & STATS_LIST_FLAGS) {
-            vsb_rpc_set_error(error, VIR_ERR_INVALID_ARG,
-                              "domain list filters apply to listing all domains only");
-            return false;
-        }
-        for (guint i = 0; i < args->doms.doms_len; i++) {
-            VsbDomain *dom = vsb_rpc_lookup(call, &args->doms.doms_val[i], error);
-
-            if (!dom)
-                return false;
-            g_ptr_array_add(doms, dom);
-        }
-    } else {
-        g_autoptr(GPtrArray) all = vsb_driver_list(drv, 0);
-        unsigned int f = args->flags;
-
-        for (guint i = 0; all && i < all->len; i++) {
-            VsbDomain *dom = g_ptr_array_index(all, i);
-            bool active = vsb_domain_is_active(dom);
-            bool persistent = vsb_domain_is_persistent(dom);
-
-            if ((f & (VIR_CONNECT_LIST_DOMAINS_ACTIVE | VIR_CONNECT_LIST_DOMAINS_INACTIVE)) &&
-                !((f & VIR_CONNECT_LIST_DOMAINS_ACTIVE && active) ||
-                  (f & VIR_CONNECT_LIST_DOMAINS_INACTIVE && !active)))
-                continue;
-            if ((f & (VIR_CONNECT_LIST_DOMAINS_PERSISTENT | VIR_CONNECT_LIST_DOMAINS_TRANSIENT)) &&
-                !((f & VIR_CONNECT_LIST_DOMAINS_PERSISTENT && persistent) ||
-                  (f & VIR_CONNECT_LIST_DOMAINS_TRANSIENT && !persistent)))
-                continue;
-            if (f & (VIR_CONNECT_LIST_DOMAINS_RUNNING | VIR_CONNECT_LIST_DOMAINS_PAUSED |
-                     VIR_CONNECT_LIST_DOMAINS_SHUTOFF | VIR_CONNECT_LIST_DOMAINS_OTHER)) {
-                VsbDomainState st = vsb_domain_get_state(dom, NULL);
-                bool ok = (f & VIR_CONNECT_LIST_DOMAINS_RUNNING && st == VSB_DOMAIN_STATE_RUNNING) ||
-                          (f & VIR_CONNECT_LIST_DOMAINS_PAUSED && st == VSB_DOMAIN_STATE_PAUSED) ||
-                          (f & VIR_CONNECT_LIST_DOMAINS_SHUTOFF && st == VSB_DOMAIN_STATE_SHUTOFF) ||
-                          (f & VIR_CONNECT_LIST_DOMAINS_OTHER && st != VSB_DOMAIN_STATE_RUNNING &&
-                           st != VSB_DOMAIN_STATE_PAUSED && st != VSB_DOMAIN_STATE_SHUTOFF);
-                if (!ok)
-                    continue;
-            }
-            g_ptr_array_add(doms, dom);
-        }
-    }
-    if (doms->len > VSB_RPC_DOMAIN_LIST_MAX) {
-        vsb_rpc_set_error(error, VIR_ERR_RPC, "Too many domains '%u' for limit '%d'", doms->len,
-                          VSB_RPC_DOMAIN_LIST_MAX);
-        return false;
-    }
-    ret->stats.stats_len = doms->len;
-    ret->stats.stats_val = g_new0(vsb_rpc_domain_stats_record, MAX(doms->len, 1));
-    for (guint i = 0; i < doms->len; i++)
-        domain_stats(g_ptr_array_index(doms, i), stats, &ret->stats.stats_val[i]);
     return true;
 }
 
@@ -1077,28 +700,10 @@ const VsbRpcProc vsb_rpc_procs_domain[] = {
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_GET_METADATA, "virDomainGetMetadata",
                  vsb_rpc_domain_get_metadata_args, vsb_rpc_string_ret, proc_get_metadata, 0),
 
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_GET_MEMORY_PARAMETERS, "virDomainGetMemoryParameters",
-                 vsb_rpc_domain_get_params_args, vsb_rpc_domain_get_params_ret,
-                 proc_get_memory_parameters, 0),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_GET_VCPUS_FLAGS, "virDomainGetVcpusFlags", DF,
                  vsb_rpc_int_ret, proc_get_vcpus_flags, 0),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_GET_MAX_VCPUS, "virDomainGetMaxVcpus", D,
                  vsb_rpc_int_ret, proc_get_max_vcpus, 0),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_GET_SCHEDULER_TYPE, "virDomainGetSchedulerType", D,
-                 vsb_rpc_domain_get_scheduler_type_ret, proc_get_scheduler_type, 0),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS,
-                 "virDomainGetSchedulerParameters", vsb_rpc_domain_get_scheduler_parameters_args,
-                 vsb_rpc_domain_get_scheduler_parameters_ret, proc_get_scheduler_parameters, 0),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS,
-                 "virDomainGetSchedulerParametersFlags", vsb_rpc_domain_get_params_args,
-                 vsb_rpc_domain_get_scheduler_parameters_ret,
-                 proc_get_scheduler_parameters_flags, 0),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_MEMORY_STATS, "virDomainMemoryStats",
-                 vsb_rpc_domain_memory_stats_args, vsb_rpc_domain_memory_stats_ret,
-                 proc_memory_stats, 0),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_CONNECT_GET_ALL_DOMAIN_STATS, "virConnectGetAllDomainStats",
-                 vsb_rpc_get_all_domain_stats_args, vsb_rpc_get_all_domain_stats_ret,
-                 proc_get_all_domain_stats, 0),
 
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_DEFINE_XML, "virDomainDefineXML",
                  vsb_rpc_define_xml_args, vsb_rpc_domain_ret, proc_define_xml, W),
@@ -1122,8 +727,6 @@ const VsbRpcProc vsb_rpc_procs_domain[] = {
                  proc_shutdown_flags, W),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_REBOOT, "virDomainReboot", DF, NONE, proc_reboot, W),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SUSPEND, "virDomainSuspend", D, NONE, proc_suspend, W),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_MEMORY_PARAMETERS, "virDomainSetMemoryParameters",
-                 vsb_rpc_domain_set_params_args, NONE, proc_set_memory_parameters, W),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_RESUME, "virDomainResume", D, NONE, proc_resume, W),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_OPEN_CONSOLE, "virDomainOpenConsole",
                  vsb_rpc_domain_open_console_args, NONE, proc_open_console, W),
@@ -1131,18 +734,7 @@ const VsbRpcProc vsb_rpc_procs_domain[] = {
                  "virDomainLxcOpenNamespace", DF, NONE, proc_open_namespace, W),
 
     /* Known, not (yet) supported: answered VIR_ERR_NO_SUPPORT with the
-     * API's name.  Tuning writes come with the resource work,
-     * save/restore with checkpoint/restore. */
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_MEMORY_FLAGS, "virDomainSetMemoryFlags", NONE, NONE,
-                 NULL, W),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS,
-                 "virDomainSetSchedulerParameters", NONE, NONE, NULL, W),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS,
-                 "virDomainSetSchedulerParametersFlags", NONE, NONE, NULL, W),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_GET_BLKIO_PARAMETERS, "virDomainGetBlkioParameters",
-                 NONE, NONE, NULL, 0),
-    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_BLKIO_PARAMETERS, "virDomainSetBlkioParameters",
-                 NONE, NONE, NULL, W),
+     * API's name.  Save/restore come with checkpoint/restore. */
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SAVE, "virDomainSave", NONE, NONE, NULL, W),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SAVE_FLAGS, "virDomainSaveFlags", NONE, NONE, NULL, W),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_RESTORE, "virDomainRestore", NONE, NONE, NULL, W),

@@ -30,6 +30,7 @@ typedef struct {
     bool readonly;
     guint watch;
     guint retry;        /* timer re-enabling accept() after EMFILE */
+    bool inherited;     /* passed in (socket activation): its file is not ours */
     dev_t dev;          /* the socket file we made, to remove only it */
     ino_t ino;
 } VsbRpcListener;
@@ -780,7 +781,8 @@ listener_free(gpointer p)
         g_source_remove(l->retry);
     /* Remove the file only if it is still ours: a daemon started after
      * us may have replaced it. */
-    if (l->path && lstat(l->path, &st) == 0 && st.st_dev == l->dev && st.st_ino == l->ino)
+    if (!l->inherited && l->path && lstat(l->path, &st) == 0 && st.st_dev == l->dev &&
+        st.st_ino == l->ino)
         unlink(l->path);
     if (l->fd >= 0)
         close(l->fd);
@@ -894,6 +896,29 @@ vsb_rpc_server_listen(VsbRpcServer *srv, const char *path, bool readonly, mode_t
     l->readonly = readonly;
     l->dev = st.st_dev;
     l->ino = st.st_ino;
+    l->watch = g_unix_fd_add(l->fd, G_IO_IN, listener_accept_cb, l);
+    g_ptr_array_add(srv->listeners, l);
+    return true;
+}
+
+bool
+vsb_rpc_server_listen_fd(VsbRpcServer *srv, int fd, const char *path, bool readonly,
+                         GError **error)
+{
+    VsbRpcListener *l;
+    int fl;
+
+    /* systemd passes the socket blocking and inheritable. */
+    if ((fl = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return vsb_error_set_errno(error, errno, "cannot set up the socket of %s (fd %d)",
+                                   path, fd);
+    l = g_new0(VsbRpcListener, 1);
+    l->srv = srv;
+    l->path = g_strdup(path);
+    l->inherited = true;
+    l->fd = fd;
+    l->readonly = readonly;
     l->watch = g_unix_fd_add(l->fd, G_IO_IN, listener_accept_cb, l);
     g_ptr_array_add(srv->listeners, l);
     return true;

@@ -75,6 +75,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbRpcServer, vsb_rpc_server_free)
 bool vsb_rpc_server_listen(VsbRpcServer *srv, const char *path, bool readonly, mode_t mode,
                            GError **error);
 
+/* Accept on @fd, a listening unix socket made by someone else (systemd's
+ * socket activation): made non-blocking and close-on-exec, owned by the
+ * server from now on; @path (for messages) is never removed. */
+bool vsb_rpc_server_listen_fd(VsbRpcServer *srv, int fd, const char *path, bool readonly,
+                              GError **error);
+
 guint vsb_rpc_server_n_clients(VsbRpcServer *srv);
 
 /* Whether @client came through a read-only socket. */

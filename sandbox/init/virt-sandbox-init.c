@@ -14,6 +14,10 @@
  * output, then EXIT, waits a little for EXIT_ACK and exits (or powers
  * off) with the program's status: its code, or 128+N for signal N.
  *
+ * With --shell (START flag SHELL) it also runs an interactive /bin/sh
+ * on a second pty alongside the program, relayed as SHELL_* frames; the
+ * shell is hung up when the program ends, since the run ends then.
+ *
  * Run outside a sandbox (tests) it works the same, as a subreaper.
  */
 #include <config.h>
@@ -79,7 +83,15 @@ typedef struct {
     int status;             /* wait status */
 } Program;
 
+/* The --shell shell. */
+typedef struct {
+    pid_t pid;              /* 0: none, or reaped */
+    int pty;                /* master, -1 when closed */
+    Buf inq;                /* SHELL_IN not yet taken by the pty */
+} Shell;
+
 static Channel chan = { .in = -1, .out = -1 };
+static Shell shell = { .pty = -1 };
 static VsbStdioDecoder decoder;
 static bool debug_enabled;
 static int sigfd = -1;
@@ -230,6 +242,39 @@ chan_open(const VsbInitConfig *cfg)
 
 /* ------------------------------------------------------------------ */
 
+static bool pump_output(int fd, uint8_t type);
+
+static void
+shell_close_pty(void)
+{
+    if (shell.pty >= 0)
+        close(shell.pty);
+    shell.pty = -1;
+    shell.inq.off = shell.inq.len;
+}
+
+/* The shell ended: send what it left on its terminal, then SHELL_EXIT. */
+static void
+shell_reaped(int status)
+{
+    VsbStdioExit e = { .how = VSB_STDIO_EXITED, .value = WEXITSTATUS(status) };
+    uint8_t frame[VSB_STDIO_FRAME_LEN(8)];
+    size_t n;
+
+    if (WIFSIGNALED(status)) {
+        e.how = VSB_STDIO_SIGNALED;
+        e.value = WTERMSIG(status);
+    }
+    if (shell.pty >= 0)
+        pump_output(shell.pty, VSB_STDIO_SHELL_OUT);
+    shell_close_pty();
+    shell.pid = 0;
+    n = vsb_stdio_encode_shell_exit(frame, &e);
+    buf_reserve(&chan.q, n);
+    memcpy(chan.q.data + chan.q.len, frame, n);
+    chan.q.len += n;
+}
+
 static void
 setup_signals(void)
 {
@@ -277,6 +322,8 @@ handle_signals(Program *prog)
             prog->exited = true;
             prog->status = status;
         }
+        if (shell.pid && pid == shell.pid)
+            shell_reaped(status);
     }
     return forward;
 }
@@ -466,6 +513,103 @@ spawn(const VsbInitConfig *cfg, const VsbStdioStart *start, Program *prog, int *
     return true;
 }
 
+/* --shell: an interactive /bin/sh on a pty of its own, as the program
+ * would run (identity, environment, directory).  A failure is reported
+ * (LOG, SHELL_EXIT 127) but does not stop the program. */
+static void
+spawn_shell(const VsbInitConfig *cfg)
+{
+    static const VsbStdioExit failed = { .how = VSB_STDIO_EXITED, .value = 127 };
+    char name[128];
+    int slave = -1;
+    char **env;
+    uint8_t frame[VSB_STDIO_FRAME_LEN(8)];
+    size_t n;
+
+    shell.pty = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (shell.pty < 0 || grantpt(shell.pty) < 0 || unlockpt(shell.pty) < 0 ||
+        ptsname_r(shell.pty, name, sizeof(name)) != 0 ||
+        (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+        init_log("virt-sandbox-init: cannot make a terminal for the shell: %s", strerror(errno));
+        goto fail;
+    }
+    env = vsb_init_build_env(cfg, true);
+    shell.pid = fork();
+    if (shell.pid < 0) {
+        init_log("virt-sandbox-init: fork: %s", strerror(errno));
+        shell.pid = 0;
+        close(slave);
+        goto fail;
+    }
+    if (shell.pid == 0) {
+        sigset_t all;
+        const char *what = NULL;
+        int rc;
+        struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+        sigaction(SIGPIPE, &dfl, NULL);
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        setsid();
+        if (ioctl(slave, TIOCSCTTY, 0) < 0)
+            _exit(VSB_STDIO_EXIT_SETUP_FAILED);
+        dup2(slave, 0);
+        dup2(slave, 1);
+        dup2(slave, 2);
+        if ((rc = vsb_init_drop_identity(cfg, &what))) {
+            dprintf(2, "virt-sandbox-init: cannot %s for the shell: %s\r\n", what,
+                    strerror(rc));
+            _exit(VSB_STDIO_EXIT_SETUP_FAILED);
+        }
+        environ = env;
+        execl("/bin/sh", "sh", "-i", (char *)NULL);
+        rc = errno;
+        dprintf(2, "virt-sandbox-init: cannot run /bin/sh: %s\r\n", strerror(rc));
+        _exit(rc == ENOENT ? VSB_STDIO_EXIT_NOT_FOUND : VSB_STDIO_EXIT_CANNOT_EXEC);
+    }
+    close(slave);
+    set_nonblock(shell.pty);
+    DEBUG("virt-sandbox-init: started the shell as pid %d", (int)shell.pid);
+    return;
+
+fail:
+    shell_close_pty();
+    n = vsb_stdio_encode_shell_exit(frame, &failed);
+    buf_reserve(&chan.q, n);
+    memcpy(chan.q.data + chan.q.len, frame, n);
+    chan.q.len += n;
+}
+
+/* Hand the shell's queued input to its terminal. */
+static void
+pump_shell_in(void)
+{
+    while (shell.pty >= 0 && buf_pending(&shell.inq)) {
+        ssize_t n = write(shell.pty, shell.inq.data + shell.inq.off, buf_pending(&shell.inq));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            return;
+        if (n < 0) {
+            shell.inq.off = shell.inq.len;
+            return;
+        }
+        shell.inq.off += n;
+    }
+}
+
+/* The run ends with the program: hang the shell (and what it started
+ * in its session) up. */
+static void
+end_shell(void)
+{
+    if (shell.pid) {
+        kill(-shell.pid, SIGKILL);
+        kill(shell.pid, SIGKILL);
+    }
+    shell_close_pty();
+}
+
 /* Read what @fd has now into @type frames.  Returns false at EOF (a
  * pty master says EIO when the last slave is closed). */
 static bool
@@ -542,6 +686,19 @@ handle_frames(Program *prog)
         case VSB_STDIO_STDIN_EOF:
             prog->stdin_eof = true;
             break;
+        case VSB_STDIO_SHELL_IN:
+            if (shell.pty >= 0) {
+                buf_reserve(&shell.inq, msg.len);
+                memcpy(shell.inq.data + shell.inq.len, msg.payload, msg.len);
+                shell.inq.len += msg.len;
+            }
+            break;
+        case VSB_STDIO_SHELL_WINSIZE:
+            if (shell.pty >= 0 && vsb_stdio_parse_winsize(&msg, &ws)) {
+                struct winsize w = { .ws_row = ws.rows, .ws_col = ws.cols };
+                ioctl(shell.pty, TIOCSWINSZ, &w);
+            }
+            break;
         case VSB_STDIO_WINSIZE:
             if (prog->tty && vsb_stdio_parse_winsize(&msg, &ws)) {
                 struct winsize w = { .ws_row = ws.rows, .ws_col = ws.cols };
@@ -565,8 +722,8 @@ relay(Program *prog)
     handle_frames(prog);
     pump_stdin(prog);
     while (!prog->exited) {
-        struct pollfd pfd[6];
-        int npfd = 0, ichan = -1, iin = -1, iout = -1, ierr = -1, sig;
+        struct pollfd pfd[7];
+        int npfd = 0, ichan = -1, iin = -1, iout = -1, ierr = -1, ish = -1, sig;
 
         pfd[npfd] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
         npfd++;
@@ -594,6 +751,15 @@ relay(Program *prog)
                 pfd[npfd++] = (struct pollfd){ .fd = prog->err_fd, .events = POLLIN };
             }
         }
+        if (shell.pty >= 0) {
+            short ev = buf_pending(&shell.inq) ? POLLOUT : 0;
+            if (buf_pending(&chan.q) < QUEUE_HIGH)
+                ev |= POLLIN;
+            if (ev) {
+                ish = npfd;
+                pfd[npfd++] = (struct pollfd){ .fd = shell.pty, .events = ev };
+            }
+        }
         /* chan.in and chan.out may differ: watch the writer too. */
         if (!chan.gone && chan.out != chan.in && buf_pending(&chan.q))
             pfd[npfd++] = (struct pollfd){ .fd = chan.out, .events = POLLOUT };
@@ -613,6 +779,12 @@ relay(Program *prog)
             out_open = pump_output(prog->tty ? prog->pty : prog->out_fd, VSB_STDIO_STDOUT);
         if (ierr >= 0 && pfd[ierr].revents)
             err_open = pump_output(prog->err_fd, VSB_STDIO_STDERR);
+        pump_shell_in();
+        /* EIO once the shell and all it started closed the terminal;
+         * SHELL_EXIT follows when the shell is reaped. */
+        if (ish >= 0 && (pfd[ish].revents & (POLLIN | POLLHUP | POLLERR)) &&
+            !pump_output(shell.pty, VSB_STDIO_SHELL_OUT))
+            shell_close_pty();
         if (chan.gone) {
             /* Nobody to report to: end the program, drop its output. */
             chan.q.off = chan.q.len;
@@ -625,6 +797,7 @@ relay(Program *prog)
         pump_output(prog->tty ? prog->pty : prog->out_fd, VSB_STDIO_STDOUT);
     if (err_open)
         pump_output(prog->err_fd, VSB_STDIO_STDERR);
+    end_shell();
 }
 
 /* Send the rest and EXIT, then wait (bounded) for EXIT_ACK. */
@@ -685,6 +858,7 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: virt-sandbox-init [/path/to/config]\n");
         return VSB_STDIO_EXIT_SETUP_FAILED;
     }
+    vsb_init_vm_setup();
     setup_signals();
     cfg_ok = vsb_init_config_load(path, &cfg, err, sizeof(err));
     debug_enabled = cfg_ok && cfg.debug;
@@ -707,6 +881,8 @@ main(int argc, char **argv)
         finish(VSB_STDIO_EXITED, code);
         end(&cfg, code);
     }
+    if (start.flags & VSB_STDIO_START_SHELL)
+        spawn_shell(&cfg);
     relay(&prog);
     if (!prog.exited) {
         /* relay() stopped on a poll failure: make sure it ends. */

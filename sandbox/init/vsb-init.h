@@ -68,3 +68,9 @@ int vsb_init_drop_identity(const VsbInitConfig *cfg, const char **what);
 
 /* The program's environment: defaults, then the config's. */
 char **vsb_init_build_env(const VsbInitConfig *cfg, bool tty);
+
+/* As PID 1 of a KVM sandbox (VSB_KVM_ENV_FLAG set by the kernel):
+ * modules, the host's / and the config share, then chroot; returns
+ * with the guest set up like an LXC sandbox, or powers off on failure.
+ * Does nothing elsewhere (vsb-init-vm.c). */
+void vsb_init_vm_setup(void);

@@ -245,6 +245,28 @@ def test_selinux_mcs_other_categories_refused(selinux):
         f"no AVC for the refused read in the kernel log{selinux}"
 
 
+def test_selinux_dynamic_labels(selinux):
+    """virt-sandbox -s dynamic's allocation and relabelling (through
+    tests/sandbox-label): distinct categories, each sandbox's label
+    reads its own files and not the other's, old labels restored."""
+    assert_booted(selinux)
+    kv = selinux.kv
+    assert "mcs_tool" not in kv, f"tests/sandbox-label not run: {kv['mcs_tool']}{selinux}"
+    la, lb = kv.get("mcs_label_a", ""), kv.get("mcs_label_b", "")
+    pat = r"system_u:system_r:svirt_t:s0:c(\d+),c(\d+)"
+    ma, mb = re.fullmatch(pat, la), re.fullmatch(pat, lb)
+    assert ma and mb, f"labels {la!r} {lb!r}{selinux}"
+    assert ma.groups() != mb.groups(), f"two sandboxes share {la}{selinux}"
+    assert kv.get("mcs_file_a") == \
+        f"system_u:object_r:svirt_image_t:s0:c{ma.group(1)},c{ma.group(2)}", str(selinux)
+    assert kv.get("mcs_a_reads_a") == "0", f"a could not read its own file{selinux}"
+    assert kv.get("mcs_b_reads_b") == "0", f"b could not read its own file{selinux}"
+    assert kv.get("mcs_a_reads_b") not in (None, "0"), f"a read b's file{selinux}"
+    assert kv.get("mcs_done_a") == "1 mcs_done_b=1", str(selinux)
+    assert kv.get("mcs_restored") == "yes", f"old labels not restored{selinux}"
+    assert kv.get("mcs_leases_after", "x").strip() == "", f"leases left{selinux}"
+
+
 # --------------------------------------------------------------------
 # kernel61: Debian's kernel with the host's cgroup layout
 # --------------------------------------------------------------------

@@ -3,6 +3,7 @@ assertions about what a process inside sees.  The contract under test
 is driver/controller/vsb-controller.h.
 """
 
+import contextlib
 import fcntl
 import os
 import re
@@ -1059,3 +1060,200 @@ def test_stdout_closed_early(vsb, root_fs):
     assert first.startswith(b"line 0"), first
     assert status != -signal.SIGPIPE, f"the controller died of SIGPIPE: {err!r}"
     assert sorted(os.listdir(vsb.run_dir)) == [f"{name}.exit"], (status, err)
+
+
+# --------------------------------------------------------------------
+# Resource limits applied at start: <numatune>, <blkiotune>, pids, kmem
+# --------------------------------------------------------------------
+
+VSB_NS = "http://virt-sandbox.org/xmlns/domain/1.0"
+
+
+def _cgroup_mounts():
+    """{controller: mount point} of v1 hierarchies, and "" for cgroup2."""
+    mounts = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, post = line.split(" - ", 1)
+            fstype, _src, opts = post.split()[:3]
+            point = pre.split()[4]
+            if fstype == "cgroup2":
+                mounts.setdefault("", point)
+            elif fstype == "cgroup":
+                for o in opts.split(","):
+                    mounts.setdefault(o, point)
+    return mounts
+
+
+def _cgroup_dir(pid, v1_controller, v2_controller):
+    """Host directory of @pid's cgroup for a controller: the v1 hierarchy
+    owning it, else cgroup2 where it is enabled; None if neither."""
+    mounts = _cgroup_mounts()
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = f.read().splitlines()
+    for line in lines:
+        _h, ctrls, path = line.split(":", 2)
+        if v1_controller in ctrls.split(",") and v1_controller in mounts:
+            return mounts[v1_controller] + path
+    for line in lines:
+        if line.startswith("0::") and "" in mounts:
+            d = mounts[""] + line[3:]
+            with open(os.path.join(d, "cgroup.controllers")) as f:
+                if v2_controller in f.read().split():
+                    return d
+    return None
+
+
+@contextlib.contextmanager
+def _test_disk(tmp):
+    """(/dev/NAME, "MAJ:MIN") of a whole disk (throttles take disks, not
+    partitions): one of this host's, else a loop device over a sparse
+    file, detached afterwards; None if neither can be had."""
+    names = sorted(os.listdir("/sys/block"))
+    for prefix in ("vd", "sd", "nvme", "xvd", "hd", "mmcblk"):
+        for n in names:
+            if n.startswith(prefix) and os.path.exists(f"/dev/{n}"):
+                yield f"/dev/{n}", open(f"/sys/block/{n}/dev").read().strip()
+                return
+    backing = tmp / "throttle.img"
+    with open(backing, "wb") as f:
+        f.truncate(16 * MIB)
+    r = subprocess.run(["losetup", "--find", "--show", str(backing)], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        yield None
+        return
+    dev = r.stdout.strip()
+    try:
+        st = os.stat(dev)
+        yield dev, f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=True)
+
+
+def _read(d, name):
+    with open(os.path.join(d, name)) as f:
+        return f.read().strip()
+
+
+def test_resource_limits_applied_at_start(vsb, root_fs):
+    """<numatune> strict, <blkiotune> device throttles, <vsb:pids> and
+    <memory>: the payload's cgroup files on the host hold them, each in
+    the spelling of the hierarchy owning its controller."""
+    with _test_disk(vsb.tmp) as disk:
+        _limits_applied_at_start(vsb, root_fs, disk)
+
+
+def _limits_applied_at_start(vsb, root_fs, disk):
+    name = "vsbt-limits"
+    blkio = ""
+    if disk:
+        blkio = (f"<blkiotune><device><path>{disk[0]}</path>"
+                 f"<write_iops_sec>200</write_iops_sec><read_bytes_sec>10485760</read_bytes_sec>"
+                 f"</device></blkiotune>")
+    extra = (f"<metadata><vsb:sandbox xmlns:vsb='{VSB_NS}'><vsb:pids max='50'/></vsb:sandbox>"
+             f"</metadata>{blkio}<numatune><memory mode='strict' nodeset='0'/></numatune>")
+    c = vsb.start(domain_xml(name, args=["-c", "sleep 60"], filesystems=[root_fs],
+                             memory_kib=64 * 1024, extra=extra))
+    try:
+        assert c.ready.startswith("ok "), str(c)
+        pid = c.init_pid
+
+        pids = _cgroup_dir(pid, "pids", "pids")
+        assert pids and pids.endswith("/payload"), pids
+        assert _read(pids, "pids.max") == "50"
+
+        cpuset = _cgroup_dir(pid, "cpuset", "cpuset")
+        assert cpuset, "no cpuset controller for the payload"
+        assert _read(cpuset, "cpuset.mems") == "0"
+
+        mem = _cgroup_dir(pid, "memory", "memory")
+        if os.path.exists(os.path.join(mem, "memory.kmem.tcp.limit_in_bytes")):
+            # v1: socket buffers are charged apart, with the same limit
+            assert int(_read(mem, "memory.kmem.tcp.limit_in_bytes")) == 64 * MIB
+            assert int(_read(mem, "memory.limit_in_bytes")) == 64 * MIB
+        else:
+            assert int(_read(mem, "memory.max")) == 64 * MIB
+
+        if disk:
+            io = _cgroup_dir(pid, "blkio", "io")
+            assert io, "no blkio/io controller for the payload"
+            if os.path.exists(os.path.join(io, "io.max")):
+                assert (f"{disk[1]} rbps=10485760 wbps=max riops=max wiops=200"
+                        in _read(io, "io.max").splitlines())
+            else:
+                assert (f"{disk[1]} 10485760"
+                        in _read(io, "blkio.throttle.read_bps_device").splitlines())
+                assert (f"{disk[1]} 200"
+                        in _read(io, "blkio.throttle.write_iops_device").splitlines())
+    finally:
+        assert c.request("destroy") == "ok" and c.wait_exit(20), str(c)
+
+
+def test_pids_limit_stops_forks(vsb, root_fs):
+    """<vsb:pids max='8'/>: the container cannot hold more tasks; what
+    ran before the limit keeps running."""
+    name = "vsbt-pids"
+    script = """
+( i=0; while [ $i -lt 30 ]; do sleep 60 & i=$((i+1)); done; echo forked=all )
+echo sub=$?
+read n < /proc/self/stat 2>/dev/null
+echo alive=yes
+"""
+    extra = (f"<metadata><vsb:sandbox xmlns:vsb='{VSB_NS}'><vsb:pids max='8'/></vsb:sandbox>"
+             f"</metadata>")
+    r = vsb.run(domain_xml(name, args=["-c", script], filesystems=[root_fs], extra=extra),
+                timeout=60)
+    assert r.status == 0, str(r)
+    assert "forked" not in r.kv, f"30 forks under pids.max 8{r}"
+    assert r.kv.get("sub") not in (None, "0"), str(r)
+    assert r.kv.get("alive") == "yes", str(r)
+
+
+def test_blkio_weight_at_start(vsb, root_fs):
+    """<blkiotune><weight>: written to the weight file the host has
+    (v1 BFQ's blkio.bfq.weight as is, v2 io.weight converted to 60 of
+    10000), or refused naming the files missing."""
+    name = "vsbt-weight"
+    extra = "<blkiotune><weight>300</weight></blkiotune>"
+    c = vsb.start(domain_xml(name, args=["-c", "sleep 60"], filesystems=[root_fs], extra=extra))
+    try:
+        if not c.ready.startswith("ok "):
+            assert "I/O weight is not available" in c.ready + c.log, str(c)
+            return
+        io = _cgroup_dir(c.init_pid, "blkio", "io")
+        found = {}
+        for f, want in (("blkio.weight", "300"), ("blkio.bfq.weight", "300"),
+                        ("io.weight", "default 60"), ("io.bfq.weight", "default 300")):
+            p = os.path.join(io, f)
+            if os.path.exists(p):
+                found[f] = _read(io, f).splitlines()[0]
+                assert found[f] == want, (f, found[f])
+        assert found, f"started, but no weight file in {io}"
+    finally:
+        if c.ready.startswith("ok "):
+            assert c.request("destroy") == "ok" and c.wait_exit(20), str(c)
+
+
+def test_blkio_device_not_a_block_device(vsb, root_fs):
+    name = "vsbt-notblk"
+    extra = ("<blkiotune><device><path>/dev/null</path>"
+             "<read_bytes_sec>1000</read_bytes_sec></device></blkiotune>")
+    r = vsb.run(domain_xml(name, args=["-c", "exit 0"], filesystems=[root_fs], extra=extra))
+    assert r.status != 0, str(r)
+    assert_one_line_naming(r, "blkiotune device /dev/null: not a block device")
+    assert only_exit_file(r, name), str(r)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/numa_maps"), reason="kernel without NUMA")
+@pytest.mark.parametrize("mode,shown", [("interleave", "interleave:0"), ("preferred", "prefer:0")])
+def test_numatune_memory_policy(vsb, root_fs, mode, shown):
+    """<numatune> preferred / interleave: a memory policy on init,
+    inherited by what it starts (numa_maps shows the task's policy on
+    mappings without one of their own)."""
+    name = f"vsbt-numa-{mode}"
+    extra = f"<numatune><memory mode='{mode}' nodeset='0'/></numatune>"
+    script = "echo policy=$(awk 'NR == 1 { print $2 }' /proc/self/numa_maps)"
+    r = vsb.run(domain_xml(name, args=["-c", script], filesystems=[root_fs], extra=extra))
+    assert r.status == 0, str(r)
+    assert r.kv.get("policy") == shown, str(r)

@@ -5,8 +5,9 @@ The /proc views (vsb-ctl-fuse.c), the time namespace (vsb-ctl-time.c),
 /dev/log (vsb-ctl-syslog.c), /dev/kmsg and the seccomp filter, in real
 containers.  Two kinds of root: the busybox root of conftest.py, and the
 host's own / (no root <filesystem>), for the tools of procps and
-util-linux (busybox's free and uptime use sysinfo(2), which no file
-system can change, and its dmesg only knows syslog(2)).
+util-linux (busybox's free and uptime use sysinfo(2), which the
+controller answers through a seccomp listener, and its dmesg only knows
+syslog(2)).
 
 Run as root: /usr/bin/python3 -m pytest tests/integration/test_procvirt.py
 """
@@ -22,7 +23,9 @@ from pathlib import Path
 
 import pytest
 
+import conftest
 from conftest import SESSION_ID, Runner, domain_xml, fs_mount, kv
+from vsbdaemon import daemon  # noqa: F401
 
 MIB = 1024 * 1024
 VSB_NS = "http://virt-sandbox.org/xmlns/domain/1.0"
@@ -129,6 +132,111 @@ print("used_big=" + [l for l in out.splitlines() if l.startswith("Mem:")][0].spl
     assert int(r.kv["used_big"]) >= int(r.kv["used"]) + 70, str(r)
 
 
+def test_busybox_free_total_is_memory_limit(lrun, root_fs):
+    """busybox free asks sysinfo(2), which the controller answers."""
+    script = "free | awk '$1 == \"Mem:\" { print \"total=\" $2; print \"free=\" $4 }'"
+    r = lrun.run(busybox_domain("vsbt-bbfree", root_fs, script, memory_kib=96 * 1024))
+    assert r.status == 0, str(r)
+    assert r.kv["total"] == "98304", str(r)
+    assert 0 < int(r.kv["free"]) < 98304, str(r)
+
+
+def test_sysinfo_from_every_thread_and_after_fork(lrun):
+    """Python's os.sysconf(SC_PHYS_PAGES) is glibc's sysinfo(2): in a
+    forked child and in threads too, and a call with a bad pointer fails
+    with EFAULT instead of writing anywhere."""
+    script = """/usr/bin/python3 -c '
+import ctypes, os, threading
+libc = ctypes.CDLL(None, use_errno=True)
+def total():
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+print("main=%d" % total())
+res = []
+ts = [threading.Thread(target=lambda: res.append(total())) for _ in range(4)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print("threads=%s" % ",".join(str(x) for x in sorted(set(res))))
+pid = os.fork()
+if pid == 0:
+    print("child=%d" % total(), flush=True); os._exit(0)
+os.waitpid(pid, 0)
+rc = libc.sysinfo(ctypes.c_void_p(16))
+print("bad=%d,%d" % (rc, ctypes.get_errno()))
+class SI(ctypes.Structure):
+    _fields_ = [("uptime", ctypes.c_long), ("loads", ctypes.c_ulong * 3),
+                ("totalram", ctypes.c_ulong), ("freeram", ctypes.c_ulong),
+                ("sharedram", ctypes.c_ulong), ("bufferram", ctypes.c_ulong),
+                ("totalswap", ctypes.c_ulong), ("freeswap", ctypes.c_ulong),
+                ("procs", ctypes.c_ushort), ("pad", ctypes.c_ushort),
+                ("totalhigh", ctypes.c_ulong), ("freehigh", ctypes.c_ulong),
+                ("mem_unit", ctypes.c_uint), ("f", ctypes.c_char * 8)]
+si = SI()
+assert libc.sysinfo(ctypes.byref(si)) == 0
+print("uptime=%d" % si.uptime); print("procs=%d" % si.procs)
+print("unit=%d" % si.mem_unit); print("free=%d" % si.freeram)
+'
+"""
+    r = lrun.run(host_domain("vsbt-sysinfo", script, memory_kib=200 * 1024))
+    assert r.status == 0, str(r)
+    limit = 200 * MIB
+    assert int(r.kv["main"]) == limit, str(r)
+    assert r.kv["threads"] == str(limit), str(r)
+    assert int(r.kv["child"]) == limit, str(r)
+    assert r.kv["bad"] == "-1,14", str(r)
+    # the container's clock, its threads (sh, python3 and its
+    # leftovers: the host runs hundreds), bytes
+    assert 1 <= int(r.kv["uptime"]) < 30, str(r)
+    assert 1 <= int(r.kv["procs"]) < 20, str(r)
+    assert r.kv["unit"] == "1" and 0 < int(r.kv["free"]) < limit, str(r)
+
+
+# init writes what /proc/meminfo and busybox free (sysinfo(2)) say, ten
+# times a second, to a tmpfs the host reads through /proc/PID/root
+MEM_WATCH_INIT = ("-c", "while :; do { head -n 1 /proc/meminfo; free | grep Mem:; } > /run/m.t; "
+                  "mv /run/m.t /run/m; sleep 0.1; done")
+
+
+def mem_totals(daemon, name):
+    """(MemTotal in KiB, busybox free's total in KiB) inside, or None."""
+    dom_id = daemon.virsh("domid", name).stdout.strip()
+    try:
+        text = Path(f"/proc/{dom_id}/root/run/m").read_text()
+    except OSError:
+        return None
+    m1 = re.search(r"^MemTotal:\s+(\d+) kB$", text, re.M)
+    m2 = re.search(r"^Mem:\s+(\d+)\s", text, re.M)
+    return (int(m1.group(1)), int(m2.group(1))) if m1 and m2 else None
+
+
+def wait_totals(daemon, name, kib):
+    deadline = time.monotonic() + 20
+    while mem_totals(daemon, name) != (kib, kib):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"MemTotal/free total {mem_totals(daemon, name)}, not {kib}"
+                                 f"{daemon}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["memtune", "setmem"])
+def test_free_follows_a_live_limit_change(daemon, root_fs, how):
+    """virsh memtune --hard-limit and virsh setmem change the cgroup's
+    limit of a running container: its /proc/meminfo and busybox free
+    (sysinfo(2)) follow at once."""
+    name = f"vsbt-live-{how}"
+    xml = conftest.domain_xml(name, init="/bin/sh", args=MEM_WATCH_INIT,
+                              filesystems=[root_fs, conftest.fs_ram("/run", 1024)],
+                              memory_kib=256 * 1024)
+    path = daemon.tmp / f"{name}.xml"
+    path.write_text(xml)
+    daemon.virsh("define", str(path))
+    daemon.virsh("start", name)
+    wait_totals(daemon, name, 256 * 1024)
+    if how == "memtune":
+        daemon.virsh("memtune", name, "--hard-limit", "200000", "--live")
+    else:
+        daemon.virsh("setmem", name, "200000", "--live")
+    wait_totals(daemon, name, 200000)
+
+
 def test_swaps_header_only_without_swap_accounting(lrun, root_fs):
     r = lrun.run(busybox_domain("vsbt-swaps", root_fs, "cat /proc/swaps; echo end=1"))
     assert r.status == 0, str(r)
@@ -199,6 +307,31 @@ def test_loadavg_counts_the_container(lrun, root_fs):
     # sh, two sleeps and cat: the host runs hundreds
     assert 1 <= running <= 4 and 3 <= total <= 6, str(r)
     assert 2 <= last < 20, str(r)
+
+
+def test_load_is_sampled_from_the_start(lrun, root_fs):
+    """Nobody reads the load for 8 s while a task spins: the first look
+    (busybox uptime: sysinfo(2); /proc/loadavg) already shows it."""
+    script = ("(while :; do :; done) & a=$!; sleep 8; up=$(uptime); "
+              "echo load=$(cut -d' ' -f1 /proc/loadavg); echo up=$up; kill $a")
+    r = lrun.run(busybox_domain("vsbt-loadstart", root_fs, script), timeout=60)
+    assert r.status == 0, str(r)
+    assert float(r.kv["load"]) > 0, str(r)
+    m = re.search(r"load average: (\d+\.\d\d), (\d+\.\d\d), (\d+\.\d\d)", r.kv["up"])
+    assert m, str(r)
+    # a sample every 5 s: the two looks, a moment apart, see the same
+    # figure or the next one
+    assert 0 < float(m.group(1)) <= 1.0, str(r)
+
+
+def test_busybox_uptime_is_the_containers(lrun, root_fs):
+    """busybox uptime (sysinfo(2)): the container's uptime and its load,
+    0.00 in a container that has run nothing for its first seconds,
+    whatever the host's is."""
+    r = lrun.run(busybox_domain("vsbt-bbuptime", root_fs, "uptime"))
+    assert r.status == 0, str(r)
+    assert "up 0 min" in r.stdout, str(r)
+    assert "load average: 0.00, 0.00, 0.00" in r.stdout, str(r)
 
 
 def test_pressure_is_the_containers(lrun, root_fs):
@@ -506,7 +639,8 @@ def test_views_with_a_user_namespace(lrun, busybox_root, session_tmp):
         shutil.copytree(busybox_root, root, symlinks=True)
         subprocess.run(["chown", "-R", "100000:100000", str(root)], check=True)
     script = ("head -n 1 /proc/meminfo; ls -ln /dev/kmsg; echo hi > /dev/kmsg && echo w=ok; "
-              "echo up=$(cut -d' ' -f1 /proc/uptime); logger -t u userns-log")
+              "echo up=$(cut -d' ' -f1 /proc/uptime); logger -t u userns-log; "
+              "free | awk '$1 == \"Mem:\" { print \"free_total=\" $2 }'")
     xml = domain_xml("vsbt-userns-views", args=sh(script), filesystems=[fs_mount(root, "/")],
                      memory_kib=64 * 1024,
                      extra="<idmap><uid start='0' target='100000' count='65536'/>"
@@ -516,6 +650,8 @@ def test_views_with_a_user_namespace(lrun, busybox_root, session_tmp):
     assert re.search(r"MemTotal:\s+65536 kB", r.stdout), str(r)
     assert re.search(r"^-rw-r--r-- +1 0 +0 ", r.stdout, re.M), str(r)
     assert r.kv["w"] == "ok" and float(r.kv["up"]) < 5, str(r)
+    # sysinfo(2) answered across the user namespace too
+    assert r.kv["free_total"] == "65536", str(r)
     assert "userns-log" in lrun.log("vsbt-userns-views")
 
 

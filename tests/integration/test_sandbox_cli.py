@@ -11,10 +11,16 @@ Skipped while the daemon refuses <seclabel> (driver/conf does not
 take it yet: libvirt-xml/README.md); they run as soon as it does.
 """
 
+import fcntl
 import os
+import pty
+import re
+import select
 import shutil
 import signal
+import struct
 import subprocess
+import termios
 import time
 from pathlib import Path
 
@@ -193,3 +199,201 @@ def test_host_image_qcow2_errors_and_interrupt(uri, daemon, tmp_path):  # noqa: 
     assert subprocess.run(["pgrep", "-f", f"filename={image}"]).returncode == 1
     assert "images/" not in Path("/proc/self/mounts").read_text()
     assert not [f for f in loop_backing_files() if "vsbt-qcow2-int" in f]
+
+
+# --shell: a shell on a host pty, alongside the program
+# --------------------------------------------------------------------
+
+SHELL_NOTE = re.compile(rb"a shell in the sandbox is on (/dev/pts/\d+)")
+
+
+class ShellPty:
+    """A client of the host pty virt-sandbox -l prints, as screen would be."""
+
+    def __init__(self, path):
+        self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+        self.out = b""
+
+    def write(self, data):
+        os.write(self.fd, data)
+
+    def expect(self, needle, timeout=20):
+        deadline = time.monotonic() + timeout
+        while needle not in self.out:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"timed out waiting for {needle!r}; got {self.out!r}")
+            if select.select([self.fd], [], [], left)[0]:
+                try:
+                    data = os.read(self.fd, 4096)
+                except OSError:     # EIO: the other side is closed
+                    data = b""
+                if not data:
+                    raise AssertionError(f"EOF waiting for {needle!r}; got {self.out!r}")
+                self.out += data
+        return self.out
+
+    def close(self):
+        os.close(self.fd)
+
+
+# The program waits for a line, then shows a file only the shell wrote:
+# both run at once, in the same sandbox.
+SHELL_PROGRAM = ["/bin/sh", "-c", "echo started; read x; cat /tmp/mark; exit 4"]
+
+
+def test_shell_alongside_a_piped_program(uri, daemon):  # noqa: F811
+    p = subprocess.Popen([str(VIRT_SANDBOX), "-c", uri, "-l", "-n", "vsbt-shell", "--",
+                          *SHELL_PROGRAM], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=env_for(), cwd="/")
+    try:
+        note = p.stderr.readline()
+        m = SHELL_NOTE.search(note)
+        assert m, note
+        path = m.group(1).decode()
+        assert p.stdout.readline() == b"started\n"
+        sh = ShellPty(path)
+        # The sandbox's pty echoes and turns the Enter key's \r into \n.
+        sh.write(b"echo $((6*7)) >/tmp/mark; echo shell-$((6*7)) in $(hostname)\r")
+        sh.expect(b"shell-42 in vsbt-shell")
+        # The shell ending is said on its terminal and does not end the run.
+        sh.write(b"exit 7\r")
+        sh.expect(b"[virt-sandbox: the shell ended with status 7]")
+        p.stdin.write(b"go\n")
+        p.stdin.close()
+        assert p.stdout.read() == b"42\n"
+        assert p.wait(timeout=30) == 4
+        sh.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert not os.path.exists(path)
+    assert "vsbt-shell" not in daemon.domains()
+
+
+def test_shell_with_a_terminal(uri, daemon):  # noqa: F811
+    """The program on a terminal (pty.fork, as a user's), the shell on
+    another, with its own window size."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        try:
+            os.chdir("/")
+            os.environ.update(env_for(), TERM="xterm")
+            os.execv(str(VIRT_SANDBOX), [str(VIRT_SANDBOX), "-c", uri, "--shell", "--",
+                                         *SHELL_PROGRAM])
+        finally:
+            os._exit(127)
+    prog = ShellPty.__new__(ShellPty)
+    prog.fd, prog.out = fd, b""
+    try:
+        prog.expect(b"started")
+        path = SHELL_NOTE.search(prog.out).group(1).decode()
+        sh = ShellPty(path)
+        fcntl.ioctl(sh.fd, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 97, 0, 0))
+        sh.write(b"tty; stty size; echo x >/tmp/mark; echo mark-$((1+1))\r")
+        sh.expect(b"mark-2")
+        assert b"31 97" in sh.out
+        assert b"/dev/pts/" in sh.out
+        prog.write(b"go\r")
+        prog.expect(b"x\r\n")
+        sh.close()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 4
+        pid = 0
+    finally:
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    assert not os.path.exists(path)
+
+
+# -s dynamic: MCS categories unique among running sandboxes
+# --------------------------------------------------------------------
+
+@pytest.fixture
+def mcs(tmp_path, monkeypatch):
+    """The tests' own MCS lease directory (VSB_SANDBOX_MCS_DIR)."""
+    d = tmp_path / "mcs"
+    monkeypatch.setenv("VSB_SANDBOX_MCS_DIR", str(d))
+    return d
+
+LABEL_RE = re.compile(r"<label>([^<]+)</label>")
+IMAGELABEL_RE = re.compile(r"<imagelabel>([^<]+)</imagelabel>")
+
+
+def categories(label):
+    """'u:r:t:s0:c1,c2' -> ('s0', 'c1,c2')"""
+    parts = label.split(":", 3)
+    level = parts[3].split(":", 1)
+    return level[0], level[1]
+
+
+def test_dynamic_labels_are_distinct(uri, daemon, mcs):  # noqa: F811
+    """Sandboxes running at once each get their own pair of categories,
+    on the base label asked for (-s dynamic,label=) or the default, in
+    the running domain's XML as libvirt shows a dynamic label; the
+    leases go with the runs (this host has SELinux off: nothing else)."""
+    procs, names = [], [f"vsbt-mcs-{i}" for i in range(4)]
+    for i, name in enumerate(names):
+        sec = ["-s", "dynamic,label=system_u:system_r:svirt_t:s0-s0:c0.c1023"] if i == 0 else []
+        procs.append(subprocess.Popen(
+            [str(VIRT_SANDBOX), "-c", uri, "-n", name, *sec, "--", "/bin/sh", "-c",
+             "echo started; read x; exit 0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env_for(), cwd="/"))
+    try:
+        for p in procs:
+            line = p.stdout.readline()
+            assert line == b"started\n", (line, p.stderr.read() if p.poll() is not None else "")
+        pairs = set()
+        for i, name in enumerate(names):
+            xml = daemon.virsh("dumpxml", name).stdout
+            assert "<seclabel type='dynamic' model='selinux' relabel='yes'>" in xml, xml
+            label = LABEL_RE.search(xml).group(1)
+            image = IMAGELABEL_RE.search(xml).group(1)
+            base = "system_u:system_r:svirt_t" if i == 0 else \
+                "system_u:system_r:svirt_lxc_net_t"
+            assert label.startswith(base + ":s0:c"), xml
+            assert image.startswith("system_u:object_r:svirt_sandbox_file_t:s0:c"), xml
+            sens, cats = categories(label)
+            assert categories(image) == (sens, cats)
+            c1, c2 = (int(c[1:]) for c in cats.split(","))
+            assert 0 <= c1 < c2 <= 1023, label
+            pairs.add(cats)
+            lease = (mcs / cats).read_text().split()
+            assert (int(lease[0]), lease[2]) == (procs[i].pid, name), lease
+        assert len(pairs) == len(names), pairs
+        for p in procs:
+            p.stdin.close()
+            assert p.wait(timeout=30) == 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()   # destroys its sandbox, removes its files
+                p.wait()
+    for cats in pairs:
+        assert not (mcs / cats).exists()
+
+
+def test_dynamic_lease_of_a_dead_tool_is_reclaimed(uri, mcs):
+    """A lease whose virt-sandbox is gone (killed: its sandbox went with
+    its connection) is taken back by the next run."""
+    dead = subprocess.Popen(["/bin/true"])
+    dead.wait()
+    mcs.mkdir()
+    stale = mcs / "c1,c2"
+    stale.write_text(f"{dead.pid} 1 vsbt-gone\n")
+    p = vs(uri, "--", "/bin/true")
+    assert p.returncode == 0, p
+    assert not stale.exists()
+    assert [f.name for f in mcs.iterdir()] == ["lock"]
+
+
+def test_dynamic_bad_base_label(uri, mcs):
+    """A base whose level is no MCS level: an error naming it, and the
+    lease taken for it goes back."""
+    p = vs(uri, "-s", "dynamic,label=u:r:t:x0", "--", "/bin/true")
+    assert p.returncode == 125, p
+    assert b"-s dynamic: MCS level 'x0'" in p.stderr, p
+    assert [f.name for f in mcs.iterdir()] == ["lock"]   # the lease went back

@@ -1,0 +1,214 @@
+/*
+ * vsb-init-vm.c: virt-sandbox-init as PID 1 of a KVM sandbox.
+ *
+ * The kernel starts /init from the initrd that the host built
+ * (sandbox/vsb-sandbox-initrd.c) with VSB_KVM_CMDLINE_FLAG on its
+ * command line.  Before the common code runs, init makes the guest
+ * look like an LXC sandbox to it:
+ *
+ *   - /proc, /sys, /dev (devtmpfs) in the initrd;
+ *   - the modules of /modules/order (dependencies first) loaded with
+ *     finit_module(); each returns once its driver probed the devices
+ *     present, so 9p then finds its virtio transport;
+ *   - the host's / (9p tag VSB_KVM_TAG_ROOT) read-only on /sysroot, a
+ *     tmpfs on its /run with init's config (VSB_KVM_TAG_CONFIG) on
+ *     VSB_INIT_GUEST_CONFIG_DIR, /dev, /proc, /sys moved in, /dev/pts
+ *     and /dev/shm;
+ *   - /dev/virtio-ports/NAME links (what udev would make), so the
+ *     config names its channel by the port's name;
+ *   - /sysroot made the root: moved onto / and chrooted into, so that
+ *     the root is the mount namespace's root (user namespaces need it).
+ *
+ * The common code then reads its config from the usual place, relays
+ * stdio over the port and powers off (config "poweroff 1").  A failure
+ * here has no channel to report through: it goes to the console (the
+ * serial log in the state directory) and the machine powers off.
+ */
+#include <config.h>
+
+#include "vsb-init.h"
+#include "vsb-init-config.h"
+#include "vsb-kvm-guest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SYSROOT "/sysroot"
+/* The port's name comes from the host a little after the port. */
+#define PORT_WAIT_MS 10000
+/* 9p's largest message: far above the 8 KiB default, reading is then
+ * several times faster. */
+#define ROOT_OPTS "trans=virtio,version=9p2000.L,msize=262144,cache=loose"
+#define CONFIG_OPTS "trans=virtio,version=9p2000.L,msize=262144"
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+vm_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("virt-sandbox-init: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    sync();
+    reboot(RB_POWER_OFF);
+    _exit(1);
+}
+
+static void
+vm_mount(const char *src, const char *target, const char *type, unsigned long flags,
+         const char *data)
+{
+    mkdir(target, 0755);
+    if (mount(src, target, type, flags, data) < 0)
+        vm_fail("cannot mount %s (%s) on %s: %s", src, type, target, strerror(errno));
+}
+
+/* The kernel opened /dev/console for fds 0-2 if it could; without a
+ * console they are closed, and the channel must not become fd 1. */
+static void
+ensure_stdio(void)
+{
+    for (int fd = 0; fd < 3; fd++) {
+        if (fcntl(fd, F_GETFD) < 0) {
+            int n = open("/dev/null", O_RDWR);
+            if (n >= 0 && n != fd) {
+                dup2(n, fd);
+                close(n);
+            }
+        }
+    }
+}
+
+static void
+load_modules(void)
+{
+    FILE *f = fopen("/" VSB_KVM_INITRD_MODULES_ORDER, "re");
+    char line[256];
+
+    if (!f)
+        vm_fail("cannot open /%s: %s", VSB_KVM_INITRD_MODULES_ORDER, strerror(errno));
+    while (fgets(line, sizeof(line), f)) {
+        char path[320];
+        int fd;
+
+        line[strcspn(line, "\n")] = '\0';
+        if (!line[0])
+            continue;
+        snprintf(path, sizeof(path), "/%s/%s", VSB_KVM_INITRD_MODULES_DIR, line);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            vm_fail("cannot open %s: %s", path, strerror(errno));
+        if (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)
+            vm_fail("cannot load the module %s: %s", path, strerror(errno));
+        close(fd);
+    }
+    fclose(f);
+}
+
+static long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Link /dev/virtio-ports/NAME -> ../vportXpY for every named port;
+ * true once @want is among them. */
+static bool
+link_ports(const char *want)
+{
+    DIR *d = opendir("/sys/class/virtio-ports");
+    struct dirent *de;
+    bool found = false;
+
+    if (!d)
+        return false;
+    mkdir("/dev/virtio-ports", 0755);
+    while ((de = readdir(d))) {
+        char path[512], name[256], link[512], target[300];
+        ssize_t n;
+        int fd;
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", de->d_name);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            continue;
+        n = read(fd, name, sizeof(name) - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        name[n] = '\0';
+        name[strcspn(name, "\n")] = '\0';
+        if (!name[0] || strchr(name, '/'))
+            continue;
+        snprintf(link, sizeof(link), "/dev/virtio-ports/%s", name);
+        snprintf(target, sizeof(target), "../%s", de->d_name);
+        if (symlink(target, link) == 0 || errno == EEXIST)
+            found |= strcmp(name, want) == 0;
+    }
+    closedir(d);
+    return found;
+}
+
+void
+vsb_init_vm_setup(void)
+{
+    long deadline;
+
+    if (getpid() != 1 || !getenv(VSB_KVM_ENV_FLAG))
+        return;
+    /* Not for the program's environment. */
+    unsetenv(VSB_KVM_ENV_FLAG);
+
+    vm_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    vm_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    vm_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+    ensure_stdio();
+    load_modules();
+
+    vm_mount(VSB_KVM_TAG_ROOT, SYSROOT, "9p", MS_RDONLY, ROOT_OPTS);
+    vm_mount("tmpfs", SYSROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+    if (mkdir(SYSROOT VSB_INIT_GUEST_DIR, 0755) < 0 ||
+        mkdir(SYSROOT VSB_INIT_GUEST_CONFIG_DIR, 0755) < 0)
+        vm_fail("cannot create %s: %s", SYSROOT VSB_INIT_GUEST_CONFIG_DIR, strerror(errno));
+    vm_mount(VSB_KVM_TAG_CONFIG, SYSROOT VSB_INIT_GUEST_CONFIG_DIR, "9p",
+             MS_RDONLY | MS_NOSUID | MS_NODEV, CONFIG_OPTS);
+
+    deadline = now_ms() + PORT_WAIT_MS;
+    while (!link_ports(VSB_KVM_STDIO_PORT)) {
+        if (now_ms() > deadline)
+            vm_fail("the virtio-serial port %s did not appear", VSB_KVM_STDIO_PORT);
+        usleep(10 * 1000);
+    }
+
+    vm_mount("/dev", SYSROOT "/dev", NULL, MS_MOVE, NULL);
+    vm_mount("/proc", SYSROOT "/proc", NULL, MS_MOVE, NULL);
+    vm_mount("/sys", SYSROOT "/sys", NULL, MS_MOVE, NULL);
+    vm_mount("devpts", SYSROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+             "newinstance,ptmxmode=0666,mode=0620");
+    vm_mount("tmpfs", SYSROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+    /* The devtmpfs /dev/ptmx would open the initial devpts instance,
+     * which nothing mounted: point it at ours. */
+    unlink(SYSROOT "/dev/ptmx");
+    if (symlink("pts/ptmx", SYSROOT "/dev/ptmx") < 0)
+        vm_fail("cannot link /dev/ptmx: %s", strerror(errno));
+
+    if (chdir(SYSROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+        chdir("/") < 0)
+        vm_fail("cannot make %s the root: %s", SYSROOT, strerror(errno));
+}

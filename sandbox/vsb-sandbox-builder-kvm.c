@@ -1,0 +1,542 @@
+/*
+ * vsb-sandbox-builder-kvm.c: a sandbox as a libvirt QEMU domain
+ * (issue 8): a lightweight guest booting the host's kernel straight
+ * into virt-sandbox-init, with the host's / shared read-only.
+ *
+ *   <os>        q35, direct PVH boot of the cached vmlinux with the
+ *               cached initrd (vsb-sandbox-kvm.h); the command line
+ *               carries VSB_KVM_CMDLINE_FLAG so that init knows it is
+ *               a VM's PID 1 (sandbox/init/vsb-init-vm.c)
+ *   <features>  <acpi/>: without it the guest cannot power off
+ *   <cpu>       host-passthrough under KVM; "maximum" under TCG
+ *   <seclabel>  DAC +0:+0 without relabelling: QEMU reads the host's /
+ *               (9p passthrough) and the root-only state directory
+ *   <devices>   9p shares VSB_KVM_TAG_ROOT (/, read-only),
+ *               VSB_KVM_TAG_CONFIG (init's config directory) and one
+ *               writable VSB_KVM_TAG_MOUNT<N> per host-bind mount, the
+ *               stdio protocol's virtio-serial port
+ *               (VSB_KVM_STDIO_PORT: a UNIX socket that libvirt names
+ *               and connects us to through virDomainOpenChannel, which
+ *               takes nothing else for QEMU), the serial console into
+ *               STATEDIR/console.log (with --debug, a log file that
+ *               stays: LOCALSTATEDIR/log/virt-sandbox/NAME.console.log),
+ *               no memory balloon, no USB
+ *
+ * ram and guest-bind mounts are init's work (mount directives); a
+ * mount on /, host-image mounts (virtio disks), disks, networks and
+ * --shell are refused for now.
+ *
+ * prepare_host (before construct) picks the kernel, makes or finds the
+ * cached vmlinux and initrd and chooses the accelerator; construct
+ * stays pure, so tests can set those and compare XML.
+ */
+#include <config.h>
+
+#include "vsb-sandbox-builder.h"
+#include "vsb-sandbox-kvm.h"
+#include "vsb-init-config.h"
+#include "vsb-sandbox-private.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <selinux/selinux.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GVirConfigObject, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GVirConfigDomainCpu, g_object_unref)
+
+/* Memory when the config says nothing: enough for the kernel, init and
+ * a shell's worth of program; the guest's page cache needs no more. */
+#define DEFAULT_MEMORY_KIB (512 * 1024)
+/* Writable shares (host-bind). */
+#define SHARE_RW_OPTS "trans=virtio,version=9p2000.L,msize=262144,cache=mmap"
+/* How long the guest may take to power off after the program's end. */
+#define POWEROFF_WAIT_MS 3000
+
+struct _VsbSandboxBuilderKvm {
+    VsbSandboxBuilder parent;
+
+    char *cachedir;
+    char *kernel_version;   /* NULL: the default choice */
+    char *kernel;           /* the vmlinux QEMU boots */
+    char *initrd;
+    bool use_kvm;
+    char *console_log;      /* NULL: STATEDIR/console.log, removed with it */
+};
+
+G_DEFINE_TYPE(VsbSandboxBuilderKvm, vsb_sandbox_builder_kvm, VSB_SANDBOX_TYPE_BUILDER)
+
+static void
+vsb_sandbox_builder_kvm_finalize(GObject *obj)
+{
+    VsbSandboxBuilderKvm *b = VSB_SANDBOX_BUILDER_KVM(obj);
+
+    g_free(b->cachedir);
+    g_free(b->kernel_version);
+    g_free(b->kernel);
+    g_free(b->initrd);
+    g_free(b->console_log);
+    G_OBJECT_CLASS(vsb_sandbox_builder_kvm_parent_class)->finalize(obj);
+}
+
+void
+vsb_sandbox_builder_kvm_set_cachedir(VsbSandboxBuilderKvm *b, const char *dir)
+{
+    g_free(b->cachedir);
+    b->cachedir = g_strdup(dir);
+}
+
+void
+vsb_sandbox_builder_kvm_set_kernel_version(VsbSandboxBuilderKvm *b, const char *version)
+{
+    g_free(b->kernel_version);
+    b->kernel_version = g_strdup(version);
+}
+
+void
+vsb_sandbox_builder_kvm_set_boot(VsbSandboxBuilderKvm *b, const char *kernel, const char *initrd,
+                                 bool use_kvm)
+{
+    g_free(b->kernel);
+    g_free(b->initrd);
+    b->kernel = g_strdup(kernel);
+    b->initrd = g_strdup(initrd);
+    b->use_kvm = use_kvm;
+}
+
+static bool
+kvm_prepare_host(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *statedir,
+                 GError **error)
+{
+    VsbSandboxBuilderKvm *b = VSB_SANDBOX_BUILDER_KVM(builder);
+    g_auto(VsbKvmKernel) k = { 0 };
+    g_autofree char *why = NULL;
+
+    if (b->kernel)
+        return true;
+    if (!b->cachedir)
+        b->cachedir = vsb_kvm_default_cachedir();
+    if (!vsb_kvm_kernel_find("/boot", "/lib/modules", b->kernel_version, &k, error))
+        return false;
+    if (!(b->kernel = vsb_kvm_vmlinux_cached(b->cachedir, &k, error)))
+        return false;
+    if (!(b->initrd = vsb_kvm_initrd_cached(b->cachedir, &k,
+                                            vsb_sandbox_builder_get_init_path(builder), error))) {
+        g_prefix_error(error, "Cannot make the initrd for kernel %s: ", k.version);
+        return false;
+    }
+    /* --debug: the kernel's messages are wanted, and the state
+     * directory goes at the end: the console log goes elsewhere. */
+    if (vsb_sandbox_config_get_debug(c)) {
+        g_autofree char *logdir = geteuid() == 0
+            ? g_build_filename(LOCALSTATEDIR, "log", "virt-sandbox", NULL)
+            : g_build_filename(g_get_user_cache_dir(), "virt-sandbox", "log", NULL);
+        g_autofree char *name = g_strdup_printf("%s.console.log",
+                                                vsb_sandbox_config_get_name(c));
+        if (g_mkdir_with_parents(logdir, 0700) < 0) {
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+                        "Cannot create %s: %s", logdir, g_strerror(errno));
+            return false;
+        }
+        b->console_log = g_build_filename(logdir, name, NULL);
+        /* QEMU appends: one run's log per file. */
+        if (unlink(b->console_log) < 0 && errno != ENOENT) {
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+                        "Cannot remove %s: %s", b->console_log, g_strerror(errno));
+            return false;
+        }
+        vsb_sandbox_builder_add_warning(builder, "the guest's console (kernel messages) goes "
+                                        "to %s", b->console_log);
+    }
+    b->use_kvm = vsb_kvm_accel_probe(&why);
+    if (!b->use_kvm)
+        vsb_sandbox_builder_add_warning(builder, "KVM is not usable (%s): the sandbox runs "
+                                        "under TCG emulation, much slower", why);
+    return true;
+}
+
+static bool
+mount_replaces(VsbSandboxConfig *c, const char *target)
+{
+    GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
+
+    for (guint i = 0; i < mounts->len; i++)
+        if (g_str_equal(((VsbSandboxMount *)g_ptr_array_index(mounts, i))->target, target))
+            return true;
+    return false;
+}
+
+/* What init mounts in a VM: /tmp and /var/tmp (init mounts /run, which
+ * holds the config share, /dev/pts and /dev/shm itself), then the
+ * config's mounts in order: ram as tmpfs, host-bind as 9p share
+ * VSB_KVM_TAG_MOUNT N, guest-bind as a bind mount. */
+static void
+kvm_init_directives(VsbSandboxBuilder *b, VsbSandboxConfig *c, GString *out)
+{
+    GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
+
+    for (size_t i = 0; vsb_sandbox_default_tmpfs[i]; i++) {
+        const char *t = vsb_sandbox_default_tmpfs[i];
+        if (g_str_equal(t, "/run") || mount_replaces(c, t))
+            continue;
+        vsb_sandbox_builder_append_directive(out, "mount",
+                                             (const char *const[]){ "tmpfs", "tmpfs", t,
+                                                                    "nosuid,nodev", "mode=1777",
+                                                                    NULL });
+    }
+    for (guint i = 0; i < mounts->len; i++) {
+        VsbSandboxMount *m = g_ptr_array_index(mounts, i);
+        g_autofree char *tag = g_strdup_printf(VSB_KVM_TAG_MOUNT "%u", i);
+        g_autofree char *size = g_strdup_printf("size=%" G_GUINT64_FORMAT, m->size);
+
+        switch (m->type) {
+        case VSB_SANDBOX_MOUNT_RAM:
+            vsb_sandbox_builder_append_directive(out, "mount",
+                                                 (const char *const[]){ "tmpfs", "tmpfs",
+                                                                        m->target, "nosuid,nodev",
+                                                                        size, NULL });
+            break;
+        case VSB_SANDBOX_MOUNT_HOST_BIND:
+            /* cache=mmap: no caching in the guest, so the host sees
+             * writes at once, and mmap still works. */
+            vsb_sandbox_builder_append_directive(out, "mount",
+                                                 (const char *const[]){ "9p", tag, m->target, "-",
+                                                                        SHARE_RW_OPTS, NULL });
+            break;
+        case VSB_SANDBOX_MOUNT_GUEST_BIND:
+            vsb_sandbox_builder_append_directive(out, "mount",
+                                                 (const char *const[]){ "none", m->source,
+                                                                        m->target, "bind", "-",
+                                                                        NULL });
+            break;
+        case VSB_SANDBOX_MOUNT_HOST_IMAGE:
+        case VSB_SANDBOX_MOUNT_LAST:
+        default:
+            /* check_config refuses them. */
+            break;
+        }
+    }
+    vsb_sandbox_builder_append_directive(out, "channel",
+                                         (const char *const[]){ "/dev/virtio-ports/"
+                                                                VSB_KVM_STDIO_PORT, NULL });
+    vsb_sandbox_builder_append_directive(out, "poweroff", (const char *const[]){ "1", NULL });
+}
+
+static bool
+check_config(VsbSandboxConfig *c, GError **error)
+{
+    const char *root = vsb_sandbox_config_get_root(c);
+    GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
+    const char *what = NULL;
+
+    for (guint i = 0; i < mounts->len; i++) {
+        VsbSandboxMount *m = g_ptr_array_index(mounts, i);
+        if (g_str_equal(m->target, "/")) {
+            what = "a mount on / (the root is the host's /)";
+        } else if (m->type == VSB_SANDBOX_MOUNT_HOST_IMAGE) {
+            what = "host-image mounts";
+        } else if (g_str_equal(m->target, "/run") ||
+                   vsb_sandbox_path_is_under(m->target, VSB_INIT_GUEST_DIR)) {
+            g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                        "mount on %s: /run holds virt-sandbox's own files in a KVM sandbox",
+                        m->target);
+            return false;
+        }
+        if (what) {
+            g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
+                        "mount on %s: KVM sandboxes do not support %s yet", m->target, what);
+            return false;
+        }
+    }
+    if (vsb_sandbox_config_get_disks(c)->len)
+        what = "disks";
+    else if (vsb_sandbox_config_get_networks(c)->len)
+        what = "networks";
+    else if (root && !g_str_equal(root, "/"))
+        what = "a root other than the host's /";
+    else if (vsb_sandbox_config_get_shell(c))
+        what = "--shell";
+    if (what) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
+                    "KVM sandboxes do not support %s yet", what);
+        return false;
+    }
+    return true;
+}
+
+static bool
+add_xml_device(GVirConfigDomain *dom, GType type, const char *xml, GError **error)
+{
+    g_autoptr(GVirConfigObject) dev = NULL;
+
+    if (type == GVIR_CONFIG_TYPE_DOMAIN_FILESYS)
+        dev = GVIR_CONFIG_OBJECT(gvir_config_domain_filesys_new_from_xml(xml, error));
+    else if (type == GVIR_CONFIG_TYPE_DOMAIN_CHANNEL)
+        dev = GVIR_CONFIG_OBJECT(gvir_config_domain_channel_new_from_xml(xml, error));
+    else if (type == GVIR_CONFIG_TYPE_DOMAIN_SERIAL)
+        dev = GVIR_CONFIG_OBJECT(gvir_config_domain_serial_new_from_xml(xml, error));
+    else
+        dev = GVIR_CONFIG_OBJECT(gvir_config_domain_memballoon_new_from_xml(xml, error));
+    if (!dev)
+        return false;
+    gvir_config_domain_add_device(dom, GVIR_CONFIG_DOMAIN_DEVICE(dev));
+    return true;
+}
+
+/* Devices sit on the root bus as integrated endpoints: libvirt would
+ * otherwise add a PCIe root port per device, each one more bridge for
+ * the firmware and the kernel to walk (slowly, under TCG). */
+#define PCI_ADDRESS "<address type='pci' domain='0' bus='0' slot='%u' function='0'/>"
+enum { SLOT_ROOT = 2, SLOT_CONFIG, SLOT_SERIAL, SLOT_FIRST_MOUNT,
+       /* 0x1f is the chipset's (LPC, SATA, SMBus) */
+       SLOT_LAST = 0x1e };
+
+/* No USB controller (libvirt adds one by default); the virtio-serial
+ * controller on the root bus.  libvirt-gconfig has classes for USB
+ * controllers only, and its constructor refuses other types: the
+ * generic one wraps any <controller> (the class is no more than the
+ * GType of a device node here). */
+static bool
+add_xml_controller(GVirConfigDomain *dom, const char *xml, GError **error)
+{
+    g_autoptr(GVirConfigObject) dev = gvir_config_object_new_from_xml(
+        GVIR_CONFIG_TYPE_DOMAIN_CONTROLLER_USB, "controller", NULL, xml, error);
+
+    if (!dev)
+        return false;
+    gvir_config_domain_add_device(dom, GVIR_CONFIG_DOMAIN_DEVICE(dev));
+    return true;
+}
+
+/* 9p, passthrough (files keep their owners); multidevs=remap: the
+ * host's / spans many file systems, whose inode numbers would clash. */
+static char *
+share_xml(const char *dir, const char *tag, bool readonly, guint slot)
+{
+    g_autofree char *d = g_markup_escape_text(dir, -1);
+
+    return g_strdup_printf("<filesystem type='mount' accessmode='passthrough' multidevs='remap'>"
+                           "<driver type='path'/><source dir='%s'/><target dir='%s'/>%s"
+                           PCI_ADDRESS "</filesystem>", d, tag, readonly ? "<readonly/>" : "",
+                           slot);
+}
+
+/* libvirt-gconfig has no getter for the type. */
+static bool
+seclabel_is_none(GVirConfigDomainSeclabel *sl)
+{
+    g_autofree char *xml = gvir_config_object_to_xml(GVIR_CONFIG_OBJECT(sl));
+
+    return strstr(xml, "type=\"none\"") || strstr(xml, "type='none'");
+}
+
+/* One writable 9p share per host-bind, after the fixed devices. */
+static bool
+add_mount_shares(GVirConfigDomain *dom, VsbSandboxConfig *c, const char *statedir,
+                 GError **error)
+{
+    GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
+    guint slot = SLOT_FIRST_MOUNT;
+
+    for (guint i = 0; i < mounts->len; i++) {
+        VsbSandboxMount *m = g_ptr_array_index(mounts, i);
+        g_autofree char *tmp = NULL, *tag = NULL, *xml = NULL;
+
+        if (m->type != VSB_SANDBOX_MOUNT_HOST_BIND)
+            continue;
+        if (slot > SLOT_LAST) {
+            g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
+                        "mount on %s: at most %d host-bind mounts in a KVM sandbox", m->target,
+                        SLOT_LAST - SLOT_FIRST_MOUNT + 1);
+            return false;
+        }
+        if (!m->source[0])
+            tmp = vsb_sandbox_builder_temp_mount_dir(statedir, i);
+        tag = g_strdup_printf(VSB_KVM_TAG_MOUNT "%u", i);
+        xml = share_xml(tmp ? tmp : m->source, tag, false, slot++);
+        if (!add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_FILESYS, xml, error))
+            return false;
+    }
+    return true;
+}
+
+static GVirConfigDomain *
+kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *statedir,
+              GError **error)
+{
+    VsbSandboxBuilderKvm *b = VSB_SANDBOX_BUILDER_KVM(builder);
+    g_autoptr(GVirConfigDomain) dom = gvir_config_domain_new();
+    g_autoptr(GVirConfigDomainOs) os = gvir_config_domain_os_new();
+    g_autoptr(GVirConfigDomainSeclabel) sl = NULL;
+    g_autoptr(GVirConfigDomainCpu) cpu = NULL;
+    g_autofree char *config_dir = g_build_filename(statedir, "config", NULL);
+    g_autofree char *console_log = b->console_log ? g_strdup(b->console_log)
+                                                  : g_build_filename(statedir, "console.log",
+                                                                     NULL);
+    g_autofree char *console_xml = NULL, *root_xml = NULL, *config_xml = NULL;
+    g_autofree char *serial_xml = NULL;
+    g_autoptr(GString) cmdline = g_string_new(NULL);
+    const char *features[] = { "acpi", NULL };
+    guint64 mem = vsb_sandbox_config_get_memory_kib(c);
+
+    if (!check_config(c, error) || !(sl = vsb_sandbox_builder_seclabel(builder, c, error)))
+        return NULL;
+    if (!b->kernel || !b->initrd) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_FAILED,
+                    "no kernel and initrd chosen (prepare the sandbox first)");
+        return NULL;
+    }
+    /* SELinux labels for VMs (sVirt) are not done yet.  With SELinux
+     * off on the host, libvirt has no selinux model to label with: as
+     * for LXC sandboxes, the label is moot then. */
+    if (!seclabel_is_none(sl) && is_selinux_enabled() > 0) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
+                    "SELinux labels for KVM sandboxes are not implemented yet (use --security none)");
+        return NULL;
+    }
+    g_clear_object(&sl);
+    if (!(sl = gvir_config_domain_seclabel_new_from_xml(
+              "<seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>",
+              error)))
+        return NULL;
+
+    gvir_config_domain_set_virt_type(dom, b->use_kvm ? GVIR_CONFIG_DOMAIN_VIRT_KVM
+                                                     : GVIR_CONFIG_DOMAIN_VIRT_QEMU);
+    gvir_config_domain_set_name(dom, vsb_sandbox_config_get_name(c));
+    gvir_config_domain_set_memory(dom, mem ? mem : DEFAULT_MEMORY_KIB);
+    gvir_config_domain_set_vcpus(dom, 1);
+    gvir_config_domain_set_lifecycle(dom, GVIR_CONFIG_DOMAIN_LIFECYCLE_ON_POWEROFF,
+                                     GVIR_CONFIG_DOMAIN_LIFECYCLE_DESTROY);
+    gvir_config_domain_set_lifecycle(dom, GVIR_CONFIG_DOMAIN_LIFECYCLE_ON_REBOOT,
+                                     GVIR_CONFIG_DOMAIN_LIFECYCLE_DESTROY);
+    gvir_config_domain_set_lifecycle(dom, GVIR_CONFIG_DOMAIN_LIFECYCLE_ON_CRASH,
+                                     GVIR_CONFIG_DOMAIN_LIFECYCLE_DESTROY);
+
+    /* panic=-1: a panic reboots, which ends the domain; mitigations
+     * cost much under TCG and protect nothing inside a throw-away
+     * guest; random.trust_cpu: getrandom() would wait for entropy. */
+    g_string_append(cmdline, "console=ttyS0 panic=-1 rdinit=/init mitigations=off "
+                             "random.trust_cpu=on 8250.nr_uarts=1 i8042.noaux i8042.nokbd "
+                             VSB_KVM_CMDLINE_FLAG);
+    g_string_append(cmdline, vsb_sandbox_config_get_debug(c) ? " loglevel=7" : " quiet loglevel=1");
+    gvir_config_domain_os_set_os_type(os, GVIR_CONFIG_DOMAIN_OS_TYPE_HVM);
+    gvir_config_domain_os_set_arch(os, "x86_64");
+    gvir_config_domain_os_set_machine(os, "q35");
+    gvir_config_domain_os_set_kernel(os, b->kernel);
+    gvir_config_domain_os_set_ramdisk(os, b->initrd);
+    gvir_config_domain_os_set_cmdline(os, cmdline->str);
+    gvir_config_domain_set_os(dom, os);
+    gvir_config_domain_set_features(dom, (GStrv)features);
+    if (!(cpu = gvir_config_domain_cpu_new_from_xml(b->use_kvm ? "<cpu mode='host-passthrough'/>"
+                                                                : "<cpu mode='maximum'/>",
+                                                    error)))
+        return NULL;
+    gvir_config_domain_set_cpu(dom, cpu);
+    gvir_config_domain_set_seclabel(dom, sl);
+
+    root_xml = share_xml("/", VSB_KVM_TAG_ROOT, true, SLOT_ROOT);
+    config_xml = share_xml(config_dir, VSB_KVM_TAG_CONFIG, true, SLOT_CONFIG);
+    {
+        g_autofree char *log = g_markup_escape_text(console_log, -1);
+        console_xml = g_strdup_printf("<serial type='file'><source path='%s'/></serial>", log);
+    }
+    serial_xml = g_strdup_printf("<controller type='virtio-serial' index='0'>" PCI_ADDRESS
+                                 "</controller>", SLOT_SERIAL);
+    if (!add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_FILESYS, root_xml, error) ||
+        !add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_FILESYS, config_xml, error) ||
+        !add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_CHANNEL,
+                        "<channel type='unix'><source mode='bind'/><target type='virtio' name='"
+                        VSB_KVM_STDIO_PORT "'/></channel>", error) ||
+        !add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_SERIAL, console_xml, error) ||
+        !add_mount_shares(dom, c, statedir, error) ||
+        !add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_MEMBALLOON, "<memballoon model='none'/>",
+                        error) ||
+        !add_xml_controller(dom, "<controller type='usb' model='none'/>", error) ||
+        !add_xml_controller(dom, serial_xml, error))
+        return NULL;
+    return g_steal_pointer(&dom);
+}
+
+/* The stdio protocol runs over the virtio-serial port, not a console
+ * (the console is the kernel's serial log). */
+static bool
+kvm_open_stream(VsbSandboxBuilder *builder, GVirDomain *dom, GVirStream *stream, GError **error)
+{
+    virDomainPtr d = NULL;
+    virStreamPtr s = NULL;
+    int r;
+
+    g_object_get(dom, "handle", &d, NULL);
+    g_object_get(stream, "handle", &s, NULL);
+    r = virDomainOpenChannel(d, VSB_KVM_STDIO_PORT, s, 0);
+    if (r < 0)
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_FAILED,
+                    "Cannot open the channel %s: %s", VSB_KVM_STDIO_PORT,
+                    virGetLastErrorMessage());
+    virDomainFree(d);
+    virStreamFree(s);
+    return r == 0;
+}
+
+/* After EXIT_ACK the guest powers itself off at once.  Let it, rather
+ * than destroy it: a destroy (SIGTERM to QEMU) with the port's socket
+ * open resets the socket, and libvirt-gobject, which finishes a stream
+ * when it is freed, then complains (g_critical) on our stderr.  Once
+ * the guest is off, libvirt ends the domain by itself (on_poweroff
+ * destroy); waiting for that too would add libvirt's reaping of QEMU
+ * (polled every 200 ms) to every run for nothing.  Bounded: a guest
+ * that failed otherwise may never power off, and is destroyed. */
+static bool
+kvm_close_stream(VsbSandboxBuilder *builder, GVirDomain *dom, GVirStream *stream,
+                 bool interrupted)
+{
+    virDomainPtr d = NULL;
+    gint64 deadline = g_get_monotonic_time() + POWEROFF_WAIT_MS * 1000;
+    bool off = false;
+
+    /* Interrupted, the program still runs: no poweroff to wait for. */
+    if (!dom || interrupted)
+        return false;
+    g_object_get(dom, "handle", &d, NULL);
+    for (;;) {
+        int state, reason;
+        /* An error: the domain is gone already. */
+        if (virDomainGetState(d, &state, &reason, 0) < 0 || state == VIR_DOMAIN_SHUTOFF ||
+            state == VIR_DOMAIN_SHUTDOWN || state == VIR_DOMAIN_CRASHED ||
+            (state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_SHUTTING_DOWN)) {
+            off = true;
+            break;
+        }
+        if (g_get_monotonic_time() > deadline)
+            break;
+        g_usleep(10 * 1000);
+    }
+    virDomainFree(d);
+    return off;
+}
+
+static void
+vsb_sandbox_builder_kvm_class_init(VsbSandboxBuilderKvmClass *klass)
+{
+    VsbSandboxBuilderClass *bk = VSB_SANDBOX_BUILDER_CLASS(klass);
+
+    G_OBJECT_CLASS(klass)->finalize = vsb_sandbox_builder_kvm_finalize;
+    bk->construct = kvm_construct;
+    bk->init_directives = kvm_init_directives;
+    bk->prepare_host = kvm_prepare_host;
+    bk->open_stream = kvm_open_stream;
+    bk->close_stream = kvm_close_stream;
+}
+
+static void
+vsb_sandbox_builder_kvm_init(VsbSandboxBuilderKvm *b)
+{
+}
+
+VsbSandboxBuilder *
+vsb_sandbox_builder_kvm_new(void)
+{
+    return g_object_new(VSB_SANDBOX_TYPE_BUILDER_KVM, NULL);
+}

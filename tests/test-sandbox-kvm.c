@@ -1,0 +1,439 @@
+/*
+ * test-sandbox-kvm.c: the pure parts of what a KVM sandbox boots:
+ * modules.dep resolution (tests/kvmdata/resolve.txt), the cpio writer
+ * (read back by a reader written here), bzImage payloads with each
+ * compression, the PVH note check; the KVM builder's domain and init
+ * config from tests/kvmdata/builder/NAME.cfg (expected NAME.xml and
+ * NAME.init; VSB_TEST_REGENERATE=1 rewrites them, then review the
+ * diff; with-mount.cfg, a host-image mount, must be refused).
+ */
+#include <config.h>
+
+#include "vsb-init.h"
+#include "vsb-sandbox-builder.h"
+#include "vsb-sandbox-config.h"
+#include "vsb-sandbox-kvm.h"
+#include "vsb-sandbox-private.h"
+#include "vsb-test-util.h"
+
+#include <lzma.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+#include <zstd.h>
+
+/* ------------------------------------------------------------------ */
+/* modules.dep                                                         */
+
+static void
+test_resolve(void)
+{
+    g_autofree char *dir = vsb_test_data_dir("kvmdata");
+    g_autofree char *dep_path = g_build_filename(dir, "modules.dep", NULL);
+    g_autofree char *builtin_path = g_build_filename(dir, "modules.builtin", NULL);
+    g_autofree char *cases_path = g_build_filename(dir, "resolve.txt", NULL);
+    g_autofree char *dep = vsb_test_read_file(dep_path);
+    g_autofree char *builtin = vsb_test_read_file(builtin_path);
+    g_autofree char *cases = vsb_test_read_file(cases_path);
+    g_auto(GStrv) lines = g_strsplit(cases, "\n", -1);
+    guint n = 0;
+
+    for (size_t i = 0; lines[i]; i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GPtrArray) order = NULL;
+        g_auto(GStrv) parts = NULL;
+        g_auto(GStrv) wanted = NULL;
+        g_autofree char *expect = NULL;
+
+        if (!lines[i][0] || lines[i][0] == '#')
+            continue;
+        parts = g_strsplit(lines[i], "=>", 2);
+        g_assert_cmpuint(g_strv_length(parts), ==, 2);
+        wanted = g_strsplit(g_strstrip(parts[0]), " ", -1);
+        expect = g_strdup(g_strstrip(parts[1]));
+        order = vsb_kvm_modules_resolve(dep, builtin, (const char *const *)wanted, &error);
+        g_test_message("%s", lines[i]);
+        if (g_str_has_prefix(expect, "error:")) {
+            g_assert_null(order);
+            g_assert_nonnull(error);
+            g_assert_nonnull(strstr(error->message, expect + strlen("error: ")));
+        } else {
+            g_autofree char *got = NULL;
+            g_assert_no_error(error);
+            g_ptr_array_add(order, NULL);
+            got = g_strjoinv(" ", (char **)order->pdata);
+            g_assert_cmpstr(got, ==, expect);
+        }
+        n++;
+    }
+    g_assert_cmpuint(n, >=, 6);
+}
+
+static void
+test_resolve_bad_line(void)
+{
+    g_autoptr(GError) error = NULL;
+    const char *wanted[] = { "a", NULL };
+    g_autoptr(GPtrArray) order = vsb_kvm_modules_resolve("kernel/a.ko:\nno colon here\n", NULL,
+                                                         wanted, &error);
+
+    g_assert_null(order);
+    g_assert_nonnull(strstr(error->message, "modules.dep line 2"));
+}
+
+/* ------------------------------------------------------------------ */
+/* cpio                                                                */
+
+typedef struct {
+    char *name;
+    guint mode, rmajor, rminor, nlink;
+    GBytes *data;
+} CpioEntry;
+
+static void
+cpio_entry_free(gpointer p)
+{
+    CpioEntry *e = p;
+
+    g_free(e->name);
+    g_bytes_unref(e->data);
+    g_free(e);
+}
+
+static guint
+hex8(const guint8 *p)
+{
+    char buf[9];
+
+    memcpy(buf, p, 8);
+    buf[8] = '\0';
+    return (guint)g_ascii_strtoull(buf, NULL, 16);
+}
+
+/* What the kernel's initramfs unpacker reads: entries until TRAILER!!!,
+ * each header, name and data aligned to 4. */
+static GPtrArray *
+cpio_read(GBytes *bytes)
+{
+    gsize len;
+    const guint8 *d = g_bytes_get_data(bytes, &len);
+    GPtrArray *out = g_ptr_array_new_with_free_func(cpio_entry_free);
+    gsize pos = 0;
+
+    for (;;) {
+        CpioEntry *e;
+        guint namesize, filesize;
+
+        g_assert_cmpuint(pos % 4, ==, 0);
+        g_assert_cmpuint(pos + 110, <=, len);
+        g_assert_cmpmem(d + pos, 6, "070701", 6);
+        e = g_new0(CpioEntry, 1);
+        e->mode = hex8(d + pos + 14);
+        e->nlink = hex8(d + pos + 38);
+        g_assert_cmpuint(hex8(d + pos + 46), ==, 0);        /* mtime */
+        filesize = hex8(d + pos + 54);
+        e->rmajor = hex8(d + pos + 78);
+        e->rminor = hex8(d + pos + 86);
+        namesize = hex8(d + pos + 94);
+        pos += 110;
+        g_assert_cmpuint(d[pos + namesize - 1], ==, 0);
+        e->name = g_strndup((const char *)d + pos, namesize - 1);
+        pos = (pos + namesize + 3) & ~(gsize)3;
+        e->data = g_bytes_new(d + pos, filesize);
+        pos = (pos + filesize + 3) & ~(gsize)3;
+        if (g_str_equal(e->name, "TRAILER!!!")) {
+            cpio_entry_free(e);
+            break;
+        }
+        g_ptr_array_add(out, e);
+    }
+    g_assert_cmpuint(pos, ==, len);
+    return out;
+}
+
+static void
+test_cpio(void)
+{
+    VsbCpio *c = vsb_cpio_new();
+    g_autoptr(GBytes) archive = NULL;
+    g_autoptr(GPtrArray) entries = NULL;
+    CpioEntry *e;
+
+    vsb_cpio_add_dir(c, "dev", 0755);
+    vsb_cpio_add_chardev(c, "dev/console", 0600, 5, 1);
+    vsb_cpio_add_file(c, "init", 0755, "#!x\n", 4);
+    vsb_cpio_add_file(c, "odd", 0644, "12345", 5);
+    vsb_cpio_add_file(c, "empty", 0644, NULL, 0);
+    vsb_cpio_add_symlink(c, "bin/sh", "busybox");
+    archive = vsb_cpio_finish(c);
+    entries = cpio_read(archive);
+
+    g_assert_cmpuint(entries->len, ==, 6);
+    e = g_ptr_array_index(entries, 0);
+    g_assert_cmpstr(e->name, ==, "dev");
+    g_assert_cmpuint(e->mode, ==, S_IFDIR | 0755);
+    g_assert_cmpuint(e->nlink, ==, 2);
+    e = g_ptr_array_index(entries, 1);
+    g_assert_cmpuint(e->mode, ==, S_IFCHR | 0600);
+    g_assert_cmpuint(e->rmajor, ==, 5);
+    g_assert_cmpuint(e->rminor, ==, 1);
+    e = g_ptr_array_index(entries, 2);
+    g_assert_cmpuint(e->mode, ==, S_IFREG | 0755);
+    g_assert_cmpmem(g_bytes_get_data(e->data, NULL), g_bytes_get_size(e->data), "#!x\n", 4);
+    e = g_ptr_array_index(entries, 3);
+    g_assert_cmpmem(g_bytes_get_data(e->data, NULL), g_bytes_get_size(e->data), "12345", 5);
+    e = g_ptr_array_index(entries, 4);
+    g_assert_cmpuint(g_bytes_get_size(e->data), ==, 0);
+    e = g_ptr_array_index(entries, 5);
+    g_assert_cmpuint(e->mode, ==, S_IFLNK | 0777);
+    g_assert_cmpmem(g_bytes_get_data(e->data, NULL), g_bytes_get_size(e->data), "busybox", 7);
+}
+
+/* ------------------------------------------------------------------ */
+/* bzImage, compression, PVH                                           */
+
+/* A 64-bit ELF with one PT_NOTE segment holding @note_type ("Xen"). */
+static GBytes *
+make_elf(guint32 note_type)
+{
+    guint8 elf[64 + 56 + 24] = { 0 };
+    guint8 *ph = elf + 64, *note = elf + 64 + 56;
+    guint64 off = 64 + 56, size = 24;
+
+    memcpy(elf, "\x7f" "ELF\x02\x01\x01", 7);
+    elf[0x20] = 64;                         /* e_phoff */
+    elf[0x36] = 56;                         /* e_phentsize */
+    elf[0x38] = 1;                          /* e_phnum */
+    ph[0] = 4;                              /* PT_NOTE */
+    memcpy(ph + 8, &off, 8);
+    memcpy(ph + 32, &size, 8);
+    note[0] = 4;                            /* namesz */
+    note[4] = 8;                            /* descsz */
+    memcpy(note + 8, &note_type, 4);
+    memcpy(note + 12, "Xen", 4);
+    return g_bytes_new(elf, sizeof(elf));
+}
+
+static GBytes *
+compress_with(const char *how, GBytes *in)
+{
+    gsize len;
+    const guint8 *d = g_bytes_get_data(in, &len);
+    guint8 *out = g_malloc(len + 1024);
+    gsize outlen = 0;
+
+    if (g_str_equal(how, "xz")) {
+        g_assert_cmpint(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC32, NULL, d, len, out, &outlen,
+                                                len + 1024), ==, LZMA_OK);
+    } else if (g_str_equal(how, "gzip")) {
+        z_stream z = { 0 };
+        g_assert_cmpint(deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
+                        ==, Z_OK);
+        z.next_in = (Bytef *)d;
+        z.avail_in = len;
+        z.next_out = out;
+        z.avail_out = len + 1024;
+        g_assert_cmpint(deflate(&z, Z_FINISH), ==, Z_STREAM_END);
+        outlen = z.total_out;
+        deflateEnd(&z);
+    } else {
+        outlen = ZSTD_compress(out, len + 1024, d, len, 3);
+        g_assert_false(ZSTD_isError(outlen));
+    }
+    return g_bytes_new_take(out, outlen);
+}
+
+/* A bzImage as the boot protocol describes it: @setup_sects sectors
+ * of setup after the boot sector, then the payload at payload_offset,
+ * followed (as in Linux) by the 4-byte uncompressed size. */
+static GBytes *
+make_bzimage(GBytes *payload, guint setup_sects, guint16 version)
+{
+    gsize plen = g_bytes_get_size(payload);
+    guint32 poff = 0x100, plen32 = plen;
+    gsize start = (setup_sects + 1) * 512 + poff;
+    guint8 *img = g_malloc0(start + plen + 4);
+
+    img[0x1f1] = setup_sects;
+    memcpy(img + 0x202, "HdrS", 4);
+    img[0x206] = version & 0xff;
+    img[0x207] = version >> 8;
+    memcpy(img + 0x248, &poff, 4);
+    memcpy(img + 0x24c, &plen32, 4);
+    memcpy(img + start, g_bytes_get_data(payload, NULL), plen);
+    memcpy(img + start + plen, "\x90\x00\x00\x00", 4);
+    return g_bytes_new_take(img, start + plen + 4);
+}
+
+static void
+test_bzimage(gconstpointer data)
+{
+    const char *how = data;
+    g_autoptr(GBytes) elf = make_elf(18);
+    g_autoptr(GBytes) payload = compress_with(how, elf);
+    g_autoptr(GBytes) img = make_bzimage(payload, 27, 0x20f);
+    g_autoptr(GBytes) out = NULL;
+    g_autoptr(GError) error = NULL;
+    const guint8 *d;
+    gsize len, off, plen;
+
+    d = g_bytes_get_data(img, &len);
+    g_assert_true(vsb_kvm_bzimage_payload(d, len, &off, &plen, &error));
+    g_assert_cmpuint(off, ==, 28 * 512 + 0x100);
+    g_assert_cmpuint(plen, ==, g_bytes_get_size(payload));
+    out = vsb_kvm_decompress(d + off, plen, "test", &error);
+    g_assert_no_error(error);
+    g_assert_true(g_bytes_equal(out, elf));
+    g_assert_true(vsb_kvm_elf_check_pvh(g_bytes_get_data(out, NULL), g_bytes_get_size(out),
+                                        &error));
+}
+
+static void
+test_bzimage_bad(void)
+{
+    g_autoptr(GBytes) elf = make_elf(18);
+    g_autoptr(GBytes) old = make_bzimage(elf, 4, 0x207);
+    g_autoptr(GBytes) nopvh = make_elf(17);
+    g_autoptr(GError) error = NULL;
+    guint8 zeros[1024] = { 0 };
+    gsize off, len;
+
+    g_assert_false(vsb_kvm_bzimage_payload(zeros, sizeof(zeros), &off, &len, &error));
+    g_assert_nonnull(strstr(error->message, "not a bzImage"));
+    g_clear_error(&error);
+    g_assert_false(vsb_kvm_bzimage_payload(g_bytes_get_data(old, NULL), g_bytes_get_size(old),
+                                           &off, &len, &error));
+    g_assert_nonnull(strstr(error->message, "boot protocol 2.07"));
+    g_clear_error(&error);
+    g_assert_false(vsb_kvm_elf_check_pvh(g_bytes_get_data(nopvh, NULL), g_bytes_get_size(nopvh),
+                                         &error));
+    g_assert_nonnull(strstr(error->message, "PVH"));
+    g_clear_error(&error);
+    g_assert_null(vsb_kvm_decompress((const guint8 *)"BZh91AY", 7, "kernel", &error));
+    g_assert_nonnull(strstr(error->message, "kernel: unknown compression"));
+    g_clear_error(&error);
+    g_assert_null(vsb_kvm_decompress((const guint8 *)"\xfd" "7zXZ\0garbage", 13, "m.ko.xz",
+                                     &error));
+    g_assert_nonnull(strstr(error->message, "m.ko.xz: xz data"));
+}
+
+/* ------------------------------------------------------------------ */
+/* The builder                                                         */
+
+#define TEST_INIT "/usr/libexec/virt-sandbox-init"
+#define TEST_STATEDIR "/run/virt-sandbox/sandbox/test"
+
+static VsbSandboxBuilder *
+kvm_builder(void)
+{
+    VsbSandboxBuilder *b = vsb_sandbox_builder_kvm_new();
+
+    vsb_sandbox_builder_set_init_path(b, TEST_INIT);
+    vsb_sandbox_builder_kvm_set_boot(VSB_SANDBOX_BUILDER_KVM(b),
+                                     "/var/cache/virt-sandbox/vmlinux-6.1.0-56-amd64-0123",
+                                     "/var/cache/virt-sandbox/initrd-6.1.0-56-amd64-4567.cpio",
+                                     false);
+    return b;
+}
+
+static void
+check_expected(const char *path, const char *actual)
+{
+    g_autofree char *expected = NULL;
+
+    if (g_getenv("VSB_TEST_REGENERATE")) {
+        g_autoptr(GError) error = NULL;
+        g_file_set_contents(path, actual, -1, &error);
+        g_assert_no_error(error);
+        return;
+    }
+    expected = vsb_test_read_file(path);
+    if (!g_str_equal(expected, actual))
+        g_error("%s differs; got:\n%s", path, actual);
+}
+
+static void
+test_builder(gconstpointer data)
+{
+    const char *name = data;
+    g_autofree char *dir = vsb_test_data_dir("kvmdata");
+    g_autofree char *cfg = g_strdup_printf("%s/builder/%s.cfg", dir, name);
+    g_autofree char *xml_path = g_strdup_printf("%s/builder/%s.xml", dir, name);
+    g_autofree char *init_path = g_strdup_printf("%s/builder/%s.init", dir, name);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VsbSandboxConfig) config = vsb_sandbox_config_load(cfg, &error);
+    g_autoptr(VsbSandboxBuilder) b = kvm_builder();
+    g_autoptr(GVirConfigDomain) dom = NULL;
+    g_autofree char *raw = NULL, *xml = NULL, *init = NULL;
+    VsbInitConfig ic;
+    char err[512];
+
+    g_assert_no_error(error);
+    dom = vsb_sandbox_builder_construct(b, config, TEST_STATEDIR, &error);
+    g_assert_no_error(error);
+    raw = gvir_config_object_to_xml(GVIR_CONFIG_OBJECT(dom));
+    xml = g_strconcat(raw, "\n", NULL);
+    check_expected(xml_path, xml);
+
+    /* init must take its config, and run in the VM as told. */
+    init = vsb_sandbox_builder_init_config(b, config);
+    check_expected(init_path, init);
+    if (!vsb_init_config_parse(init, strlen(init), &ic, err, sizeof(err)))
+        g_error("%s: init refuses its config: %s\n%s", name, err, init);
+    g_assert_true(ic.poweroff);
+    g_assert_cmpstr(ic.channel, ==, "/dev/virtio-ports/" VSB_KVM_STDIO_PORT);
+    vsb_init_config_clear(&ic);
+}
+
+static void
+test_builder_refuses(void)
+{
+    g_autofree char *dir = vsb_test_data_dir("kvmdata");
+    g_autofree char *cfg = g_strdup_printf("%s/builder/with-mount.cfg", dir);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VsbSandboxConfig) config = vsb_sandbox_config_load(cfg, &error);
+    g_autoptr(VsbSandboxBuilder) b = kvm_builder();
+    g_autoptr(GVirConfigDomain) dom = NULL;
+
+    g_assert_no_error(error);
+    dom = vsb_sandbox_builder_construct(b, config, TEST_STATEDIR, &error);
+    g_assert_null(dom);
+    g_assert_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED);
+    g_assert_nonnull(strstr(error->message, "mount on /data: KVM sandboxes do not support host-image"));
+}
+
+/* Without prepare (no kernel chosen) construct says so. */
+static void
+test_builder_unprepared(void)
+{
+    g_autofree char *dir = vsb_test_data_dir("kvmdata");
+    g_autofree char *cfg = g_strdup_printf("%s/builder/minimal.cfg", dir);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VsbSandboxConfig) config = vsb_sandbox_config_load(cfg, &error);
+    g_autoptr(VsbSandboxBuilder) b = vsb_sandbox_builder_kvm_new();
+    g_autoptr(GVirConfigDomain) dom = NULL;
+
+    g_assert_no_error(error);
+    dom = vsb_sandbox_builder_construct(b, config, TEST_STATEDIR, &error);
+    g_assert_null(dom);
+    g_assert_nonnull(strstr(error->message, "no kernel and initrd chosen"));
+}
+
+int
+main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/kvm/modules/resolve", test_resolve);
+    g_test_add_func("/kvm/modules/bad-line", test_resolve_bad_line);
+    g_test_add_func("/kvm/cpio", test_cpio);
+    g_test_add_data_func("/kvm/bzimage/xz", "xz", test_bzimage);
+    g_test_add_data_func("/kvm/bzimage/gzip", "gzip", test_bzimage);
+    g_test_add_data_func("/kvm/bzimage/zstd", "zstd", test_bzimage);
+    g_test_add_func("/kvm/bzimage/bad", test_bzimage_bad);
+    g_test_add_data_func("/kvm/builder/minimal", "minimal", test_builder);
+    g_test_add_data_func("/kvm/builder/memory-debug", "memory-debug", test_builder);
+    g_test_add_data_func("/kvm/builder/mounts", "mounts", test_builder);
+    g_test_add_func("/kvm/builder/refuses-mounts", test_builder_refuses);
+    g_test_add_func("/kvm/builder/unprepared", test_builder_unprepared);
+    return g_test_run();
+}
