@@ -41,7 +41,9 @@
  *                        mount(2) in order, before anything else;
  *                        FLAGS a comma list of ro, nosuid, nodev,
  *                        noexec, bind, rec or "-"; DATA "-" for none;
- *                        DST is created when missing
+ *                        DST is created when missing (when its
+ *                        parent is read-only, on an overlay of the
+ *                        nearest existing one, kept in /run)
  *   setattr PATH MODE UID GID
  *                        chmod (octal) and chown after the mounts
  *                        (e.g. /tmp 1777, a ram mount to the user)
@@ -51,6 +53,13 @@
  *                        virtio-serial port); default init's stdin/stdout
  *   poweroff 0|1         power the machine off at the end (KVM) instead
  *                        of exiting (LXC: the container ends with init)
+ *   service 0|1          1: a service sandbox (virt-sandbox-service): no
+ *                        tool answers READY, so init speaks no protocol;
+ *                        the program gets /dev/null as stdin and init's
+ *                        stdout/stderr (the console), SIGTERM, SIGINT,
+ *                        SIGHUP, SIGUSR1/2 and SIGQUIT are forwarded to
+ *                        it, and init's last line on stderr is
+ *                        VSB_INIT_SERVICE_STATUS (init/vsb-init-service.c)
  */
 #pragma once
 
@@ -63,5 +72,10 @@
 #define VSB_INIT_GUEST_BINARY VSB_INIT_GUEST_DIR "/init"
 #define VSB_INIT_CONFIG_FILE "init.conf"
 #define VSB_INIT_GUEST_CONFIG VSB_INIT_GUEST_CONFIG_DIR "/" VSB_INIT_CONFIG_FILE
+/* A service's last console line, "<this> exited N" or "<this> killed
+ * N" (signal): how virt-sandbox-service start --foreground learns the
+ * status, since the domain's own end carries none. */
+#define VSB_INIT_SERVICE_STATUS "virt-sandbox-init: service"
+
 /* Staged includes, below the config directory: include/N. */
 #define VSB_INIT_INCLUDE_DIR "include"

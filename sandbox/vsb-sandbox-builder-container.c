@@ -95,7 +95,17 @@ static bool
 check_config(VsbSandboxConfig *c, GError **error)
 {
     GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
+    const char *vm_option = vsb_sandbox_config_vm_option_set(c);
 
+    /* A container runs on the host's kernel, and its realtime clock is
+     * the host's (time namespaces offset only the monotonic and boot
+     * clocks). */
+    if (vm_option) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
+                    "%s applies to KVM sandboxes only (-c qemu:///system or qemu:///session): "
+                    "an LXC sandbox shares the host's kernel and realtime clock", vm_option);
+        return false;
+    }
     if (vsb_sandbox_config_get_disks(c)->len) {
         VsbSandboxDisk *d = g_ptr_array_index(vsb_sandbox_config_get_disks(c), 0);
         g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,

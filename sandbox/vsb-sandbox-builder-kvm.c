@@ -8,12 +8,21 @@
  *               carries VSB_KVM_CMDLINE_FLAG so that init knows it is
  *               a VM's PID 1 (sandbox/init/vsb-init-vm.c)
  *   <features>  <acpi/>: without it the guest cannot power off
- *   <cpu>       host-passthrough under KVM; "maximum" under TCG
+ *   <cpu>       host-passthrough under KVM; "maximum" under TCG;
+ *               --vcpus of them (default 1)
+ *   <clock>     --clock-offset: offset 'variable', the guest's RTC (and
+ *               so its realtime clock) that many seconds off the host's
  *   <seclabel>  DAC +0:+0 without relabelling: QEMU reads the host's /
- *               (9p passthrough) and the root-only state directory
+ *               (9p passthrough) and the root-only state directory;
+ *               none for qemu:///session, whose QEMU runs as the user
  *   <devices>   9p shares VSB_KVM_TAG_ROOT (/, read-only),
  *               VSB_KVM_TAG_CONFIG (init's config directory) and one
- *               writable VSB_KVM_TAG_MOUNT<N> per host-bind mount, the
+ *               writable VSB_KVM_TAG_MOUNT<N> per host-bind mount
+ *               (virtio-fs through virtiofsd with ,driver=virtiofs: the
+ *               guest's RAM then shared memory, memfd), a
+ *               virtio disk per host-image mount (serial
+ *               VSB_KVM_TAG_MOUNT<N>, raw or qcow2 through QEMU's own
+ *               driver) and per --disk (serial: its tag), the
  *               stdio protocol's virtio-serial port
  *               (VSB_KVM_STDIO_PORT: a UNIX socket that libvirt names
  *               and connects us to through virDomainOpenChannel, which
@@ -22,9 +31,17 @@
  *               stays: LOCALSTATEDIR/log/virt-sandbox/NAME.console.log),
  *               no memory balloon, no USB
  *
- * ram and guest-bind mounts are init's work (mount directives); a
- * mount on /, host-image mounts (virtio disks), disks, networks and
- * --shell are refused for now.
+ * ram, guest-bind and host-image mounts are init's work (mount
+ * directives; a host-image is mounted as ext4 from
+ * /dev/disk/by-tag/SERIAL, links that init makes, as udev would); a
+ * mount on /, networks and another root are refused for now.  --shell
+ * needs nothing here: its terminal travels in the stdio protocol, over
+ * the virtio-serial port as over an LXC sandbox's console.  A target
+ * missing from the read-only root is made by init on an overlay of
+ * its nearest parent (sandbox/init/vsb-init-setup.c).
+ *
+ * Modules beyond the base set are loaded only when used: the command
+ * line's VSB_KVM_ENV_LOAD lists the groups (disks, overlay).
  *
  * prepare_host (before construct) picks the kernel, makes or finds the
  * cached vmlinux and initrd and chooses the accelerator; construct
@@ -46,12 +63,20 @@
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GVirConfigObject, g_object_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GVirConfigDomainCpu, g_object_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GVirConfigDomainClock, g_object_unref)
 
 /* Memory when the config says nothing: enough for the kernel, init and
  * a shell's worth of program; the guest's page cache needs no more. */
 #define DEFAULT_MEMORY_KIB (512 * 1024)
+/* Below this, Debian's kernel and its initrd do not come up. */
+#define MIN_MEMORY_KIB (128 * 1024)
+/* A virtio disk's serial: at most 20 bytes (virtio-blk's ID). */
+#define SERIAL_MAX 20
 /* Writable shares (host-bind). */
 #define SHARE_RW_OPTS "trans=virtio,version=9p2000.L,msize=262144,cache=mmap"
+/* What the kernel's hostname= takes as is (__NEW_UTS_LEN). */
+#define HOSTNAME_MAX 64
+#define HOSTNAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
 /* How long the guest may take to power off after the program's end. */
 #define POWEROFF_WAIT_MS 3000
 
@@ -64,6 +89,8 @@ struct _VsbSandboxBuilderKvm {
     char *initrd;
     bool use_kvm;
     char *console_log;      /* NULL: STATEDIR/console.log, removed with it */
+    bool load_overlay;      /* a mount target is missing from the host's / */
+    bool session;           /* qemu:///session: QEMU runs as the user */
 };
 
 G_DEFINE_TYPE(VsbSandboxBuilderKvm, vsb_sandbox_builder_kvm, VSB_SANDBOX_TYPE_BUILDER)
@@ -106,6 +133,12 @@ vsb_sandbox_builder_kvm_set_boot(VsbSandboxBuilderKvm *b, const char *kernel, co
     b->use_kvm = use_kvm;
 }
 
+void
+vsb_sandbox_builder_kvm_set_session(VsbSandboxBuilderKvm *b, bool session)
+{
+    b->session = session;
+}
+
 static bool
 kvm_prepare_host(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *statedir,
                  GError **error)
@@ -118,7 +151,11 @@ kvm_prepare_host(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *st
         return true;
     if (!b->cachedir)
         b->cachedir = vsb_kvm_default_cachedir();
-    if (!vsb_kvm_kernel_find("/boot", "/lib/modules", b->kernel_version, &k, error))
+    if (!vsb_kvm_kernel_choose(vsb_sandbox_config_get_kernel_path(c),
+                               vsb_sandbox_config_get_kmod_path(c),
+                               vsb_sandbox_config_get_kernel_version(c)
+                                   ? vsb_sandbox_config_get_kernel_version(c)
+                                   : b->kernel_version, &k, error))
         return false;
     if (!(b->kernel = vsb_kvm_vmlinux_cached(b->cachedir, &k, error)))
         return false;
@@ -150,7 +187,14 @@ kvm_prepare_host(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *st
         vsb_sandbox_builder_add_warning(builder, "the guest's console (kernel messages) goes "
                                         "to %s", b->console_log);
     }
-    b->use_kvm = vsb_kvm_accel_probe(&why);
+    /* The guest's / is the host's: a target missing here is missing
+     * there, and init needs overlayfs to make it. */
+    for (guint i = 0; i < vsb_sandbox_config_get_mounts(c)->len; i++) {
+        VsbSandboxMount *m = g_ptr_array_index(vsb_sandbox_config_get_mounts(c), i);
+        if (!g_file_test(m->target, G_FILE_TEST_EXISTS))
+            b->load_overlay = true;
+    }
+    b->use_kvm = vsb_kvm_accel_probe(b->cachedir, b->kernel, &why);
     if (!b->use_kvm)
         vsb_sandbox_builder_add_warning(builder, "KVM is not usable (%s): the sandbox runs "
                                         "under TCG emulation, much slower", why);
@@ -200,10 +244,18 @@ kvm_init_directives(VsbSandboxBuilder *b, VsbSandboxConfig *c, GString *out)
             break;
         case VSB_SANDBOX_MOUNT_HOST_BIND:
             /* cache=mmap: no caching in the guest, so the host sees
-             * writes at once, and mmap still works. */
-            vsb_sandbox_builder_append_directive(out, "mount",
-                                                 (const char *const[]){ "9p", tag, m->target, "-",
-                                                                        SHARE_RW_OPTS, NULL });
+             * writes at once, and mmap still works.  virtiofs: the
+             * device's cache mode (virtiofsd's) decides. */
+            if (m->driver == VSB_SANDBOX_SHARE_VIRTIOFS)
+                vsb_sandbox_builder_append_directive(out, "mount",
+                                                     (const char *const[]){ "virtiofs", tag,
+                                                                            m->target, "-", "-",
+                                                                            NULL });
+            else
+                vsb_sandbox_builder_append_directive(out, "mount",
+                                                     (const char *const[]){ "9p", tag, m->target,
+                                                                            "-", SHARE_RW_OPTS,
+                                                                            NULL });
             break;
         case VSB_SANDBOX_MOUNT_GUEST_BIND:
             vsb_sandbox_builder_append_directive(out, "mount",
@@ -211,10 +263,15 @@ kvm_init_directives(VsbSandboxBuilder *b, VsbSandboxConfig *c, GString *out)
                                                                         m->target, "bind", "-",
                                                                         NULL });
             break;
-        case VSB_SANDBOX_MOUNT_HOST_IMAGE:
+        case VSB_SANDBOX_MOUNT_HOST_IMAGE: {
+            g_autofree char *dev = g_strdup_printf(VSB_KVM_DISK_BY_TAG "/%s", tag);
+            vsb_sandbox_builder_append_directive(out, "mount",
+                                                 (const char *const[]){ "ext4", dev, m->target,
+                                                                        "-", "-", NULL });
+            break;
+        }
         case VSB_SANDBOX_MOUNT_LAST:
         default:
-            /* check_config refuses them. */
             break;
         }
     }
@@ -235,8 +292,6 @@ check_config(VsbSandboxConfig *c, GError **error)
         VsbSandboxMount *m = g_ptr_array_index(mounts, i);
         if (g_str_equal(m->target, "/")) {
             what = "a mount on / (the root is the host's /)";
-        } else if (m->type == VSB_SANDBOX_MOUNT_HOST_IMAGE) {
-            what = "host-image mounts";
         } else if (g_str_equal(m->target, "/run") ||
                    vsb_sandbox_path_is_under(m->target, VSB_INIT_GUEST_DIR)) {
             g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
@@ -250,14 +305,28 @@ check_config(VsbSandboxConfig *c, GError **error)
             return false;
         }
     }
-    if (vsb_sandbox_config_get_disks(c)->len)
-        what = "disks";
-    else if (vsb_sandbox_config_get_networks(c)->len)
+    for (guint i = 0; i < vsb_sandbox_config_get_disks(c)->len; i++) {
+        VsbSandboxDisk *d = g_ptr_array_index(vsb_sandbox_config_get_disks(c), i);
+        /* The tag travels as the disk's serial; host-image mounts use
+         * VSB_KVM_TAG_MOUNT N. */
+        if (strlen(d->tag) > SERIAL_MAX || g_str_has_prefix(d->tag, VSB_KVM_TAG_MOUNT)) {
+            g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                        "disk '%s': a KVM sandbox's disk tag has at most %d characters and "
+                        "does not start with '%s'", d->tag, SERIAL_MAX, VSB_KVM_TAG_MOUNT);
+            return false;
+        }
+    }
+    if (vsb_sandbox_config_get_memory_kib(c) &&
+        vsb_sandbox_config_get_memory_kib(c) < MIN_MEMORY_KIB) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "--memory %.1f MiB: a KVM sandbox needs at least %d MiB",
+                    vsb_sandbox_config_get_memory_kib(c) / 1024.0, MIN_MEMORY_KIB / 1024);
+        return false;
+    }
+    if (vsb_sandbox_config_get_networks(c)->len)
         what = "networks";
     else if (root && !g_str_equal(root, "/"))
         what = "a root other than the host's /";
-    else if (vsb_sandbox_config_get_shell(c))
-        what = "--shell";
     if (what) {
         g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
                     "KVM sandboxes do not support %s yet", what);
@@ -277,6 +346,8 @@ add_xml_device(GVirConfigDomain *dom, GType type, const char *xml, GError **erro
         dev = GVIR_CONFIG_OBJECT(gvir_config_domain_channel_new_from_xml(xml, error));
     else if (type == GVIR_CONFIG_TYPE_DOMAIN_SERIAL)
         dev = GVIR_CONFIG_OBJECT(gvir_config_domain_serial_new_from_xml(xml, error));
+    else if (type == GVIR_CONFIG_TYPE_DOMAIN_DISK)
+        dev = GVIR_CONFIG_OBJECT(gvir_config_domain_disk_new_from_xml(xml, error));
     else
         dev = GVIR_CONFIG_OBJECT(gvir_config_domain_memballoon_new_from_xml(xml, error));
     if (!dev)
@@ -323,6 +394,24 @@ share_xml(const char *dir, const char *tag, bool readonly, guint slot)
                            slot);
 }
 
+/* virtio-fs through QEMU's virtiofsd, which libvirt starts (and finds
+ * through QEMU's vhost-user descriptors).  sandbox=chroot: the default
+ * (namespace) needs namespaces that a containerized host may not give
+ * (QEMU 7.2's virtiofsd then fails to start).  cache=none: as 9p's
+ * cache=mmap, the host sees the guest's writes at once.  Writable
+ * only: libvirt refuses <readonly/> for virtiofs. */
+static char *
+virtiofs_xml(const char *dir, const char *tag, guint slot)
+{
+    g_autofree char *d = g_markup_escape_text(dir, -1);
+
+    return g_strdup_printf("<filesystem type='mount' accessmode='passthrough'>"
+                           "<driver type='virtiofs' queue='1024'/>"
+                           "<binary><cache mode='none'/><sandbox mode='chroot'/></binary>"
+                           "<source dir='%s'/><target dir='%s'/>" PCI_ADDRESS "</filesystem>",
+                           d, tag, slot);
+}
+
 /* libvirt-gconfig has no getter for the type. */
 static bool
 seclabel_is_none(GVirConfigDomainSeclabel *sl)
@@ -332,34 +421,141 @@ seclabel_is_none(GVirConfigDomainSeclabel *sl)
     return strstr(xml, "type=\"none\"") || strstr(xml, "type='none'");
 }
 
-/* One writable 9p share per host-bind, after the fixed devices. */
+/* A virtio disk whose serial the guest finds it by; its own PCI slot,
+ * its name vdX in order (libvirt wants one, the guest ignores it). */
+static char *
+disk_xml(const char *source, VsbSandboxFormat format, const char *serial, guint index,
+         guint slot)
+{
+    g_autofree char *src = g_markup_escape_text(source, -1);
+
+    return g_strdup_printf("<disk type='file' device='disk'>"
+                           "<driver name='qemu' type='%s'/><source file='%s'/>"
+                           "<target dev='vd%c' bus='virtio'/><serial>%s</serial>"
+                           PCI_ADDRESS "</disk>", vsb_sandbox_format_to_string(format), src,
+                           'a' + index, serial, slot);
+}
+
 static bool
-add_mount_shares(GVirConfigDomain *dom, VsbSandboxConfig *c, const char *statedir,
-                 GError **error)
+next_slot(guint *slot, const char *what, GError **error)
+{
+    if (*slot > SLOT_LAST) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
+                    "%s: at most %d host-bind or host-image mounts and disks in a KVM sandbox",
+                    what, SLOT_LAST - SLOT_FIRST_MOUNT + 1);
+        return false;
+    }
+    (*slot)++;
+    return true;
+}
+
+/* After the fixed devices: one writable 9p share per host-bind, one
+ * disk per host-image, then the --disk ones. */
+static bool
+add_mount_devices(GVirConfigDomain *dom, VsbSandboxConfig *c, const char *statedir,
+                  GError **error)
 {
     GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
-    guint slot = SLOT_FIRST_MOUNT;
+    GPtrArray *disks = vsb_sandbox_config_get_disks(c);
+    guint slot = SLOT_FIRST_MOUNT, ndisks = 0;
 
     for (guint i = 0; i < mounts->len; i++) {
         VsbSandboxMount *m = g_ptr_array_index(mounts, i);
-        g_autofree char *tmp = NULL, *tag = NULL, *xml = NULL;
+        g_autofree char *tmp = NULL, *tag = NULL, *xml = NULL, *what = NULL;
+        GType type = GVIR_CONFIG_TYPE_DOMAIN_FILESYS;
 
-        if (m->type != VSB_SANDBOX_MOUNT_HOST_BIND)
+        if (m->type != VSB_SANDBOX_MOUNT_HOST_BIND && m->type != VSB_SANDBOX_MOUNT_HOST_IMAGE)
             continue;
-        if (slot > SLOT_LAST) {
-            g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
-                        "mount on %s: at most %d host-bind mounts in a KVM sandbox", m->target,
-                        SLOT_LAST - SLOT_FIRST_MOUNT + 1);
+        what = g_strdup_printf("mount on %s", m->target);
+        if (!next_slot(&slot, what, error))
             return false;
-        }
-        if (!m->source[0])
-            tmp = vsb_sandbox_builder_temp_mount_dir(statedir, i);
         tag = g_strdup_printf(VSB_KVM_TAG_MOUNT "%u", i);
-        xml = share_xml(tmp ? tmp : m->source, tag, false, slot++);
-        if (!add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_FILESYS, xml, error))
+        if (m->type == VSB_SANDBOX_MOUNT_HOST_IMAGE) {
+            xml = disk_xml(m->source, m->format, tag, ndisks++, slot - 1);
+            type = GVIR_CONFIG_TYPE_DOMAIN_DISK;
+        } else {
+            if (!m->source[0])
+                tmp = vsb_sandbox_builder_temp_mount_dir(statedir, i);
+            xml = m->driver == VSB_SANDBOX_SHARE_VIRTIOFS
+                ? virtiofs_xml(tmp ? tmp : m->source, tag, slot - 1)
+                : share_xml(tmp ? tmp : m->source, tag, false, slot - 1);
+        }
+        if (!add_xml_device(dom, type, xml, error))
+            return false;
+    }
+    for (guint i = 0; i < disks->len; i++) {
+        VsbSandboxDisk *d = g_ptr_array_index(disks, i);
+        g_autofree char *xml = NULL, *what = g_strdup_printf("disk '%s'", d->tag);
+
+        if (!next_slot(&slot, what, error))
+            return false;
+        xml = disk_xml(d->source, d->format, d->tag, ndisks++, slot - 1);
+        if (!add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_DISK, xml, error))
             return false;
     }
     return true;
+}
+
+/* Whether the guest needs the disk modules (virtio-blk, ext4). */
+static bool
+has_disks(VsbSandboxConfig *c)
+{
+    GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
+
+    for (guint i = 0; i < mounts->len; i++)
+        if (((VsbSandboxMount *)g_ptr_array_index(mounts, i))->type ==
+            VSB_SANDBOX_MOUNT_HOST_IMAGE)
+            return true;
+    return vsb_sandbox_config_get_disks(c)->len > 0;
+}
+
+static bool
+has_virtiofs(VsbSandboxConfig *c)
+{
+    GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
+
+    for (guint i = 0; i < mounts->len; i++)
+        if (((VsbSandboxMount *)g_ptr_array_index(mounts, i))->driver ==
+            VSB_SANDBOX_SHARE_VIRTIOFS)
+            return true;
+    return false;
+}
+
+/* vhost-user devices (virtiofsd) map the guest's RAM: it must be shared
+ * memory.  libvirt-gconfig has no <memoryBacking>, and the domain
+ * parses back from its XML with the element added. */
+static GVirConfigDomain *
+with_shared_memory(GVirConfigDomain *dom, GError **error)
+{
+    g_autofree char *xml = gvir_config_object_to_xml(GVIR_CONFIG_OBJECT(dom));
+    g_autofree char *head = NULL, *joined = NULL;
+    const char *end = g_strrstr(xml, "</domain>");
+
+    if (!end) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_FAILED,
+                    "no </domain> in the domain's XML");
+        return NULL;
+    }
+    head = g_strndup(xml, end - xml);
+    /* (indented as gvir_config_object_to_xml() does the rest) */
+    joined = g_strconcat(head, "  <memoryBacking>\n    <source type='memfd'/>\n"
+                         "    <access mode='shared'/>\n  </memoryBacking>\n", end, NULL);
+    return gvir_config_domain_new_from_xml(joined, error);
+}
+
+/* The module groups init loads (VSB_KVM_ENV_LOAD), or NULL for none. */
+static char *
+module_groups(VsbSandboxConfig *c, bool load_overlay)
+{
+    g_autoptr(GPtrArray) groups = g_ptr_array_new_null_terminated(3, NULL, TRUE);
+
+    if (has_disks(c))
+        g_ptr_array_add(groups, (char *)VSB_KVM_MODULES_DISK);
+    if (load_overlay)
+        g_ptr_array_add(groups, (char *)VSB_KVM_MODULES_OVERLAY);
+    if (has_virtiofs(c))
+        g_ptr_array_add(groups, (char *)VSB_KVM_MODULES_VIRTIOFS);
+    return groups->len ? g_strjoinv(",", (char **)groups->pdata) : NULL;
 }
 
 static GVirConfigDomain *
@@ -378,8 +574,10 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
     g_autofree char *console_xml = NULL, *root_xml = NULL, *config_xml = NULL;
     g_autofree char *serial_xml = NULL;
     g_autoptr(GString) cmdline = g_string_new(NULL);
+    g_autofree char *groups = NULL;
     const char *features[] = { "acpi", NULL };
     guint64 mem = vsb_sandbox_config_get_memory_kib(c);
+    gint64 offset;
 
     if (!check_config(c, error) || !(sl = vsb_sandbox_builder_seclabel(builder, c, error)))
         return NULL;
@@ -397,7 +595,10 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
         return NULL;
     }
     g_clear_object(&sl);
-    if (!(sl = gvir_config_domain_seclabel_new_from_xml(
+    /* A session daemon has no DAC driver (its QEMU is the user's own
+     * process): no label at all there. */
+    if (!b->session &&
+        !(sl = gvir_config_domain_seclabel_new_from_xml(
               "<seclabel type='static' model='dac' relabel='no'><label>+0:+0</label></seclabel>",
               error)))
         return NULL;
@@ -406,7 +607,19 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
                                                      : GVIR_CONFIG_DOMAIN_VIRT_QEMU);
     gvir_config_domain_set_name(dom, vsb_sandbox_config_get_name(c));
     gvir_config_domain_set_memory(dom, mem ? mem : DEFAULT_MEMORY_KIB);
-    gvir_config_domain_set_vcpus(dom, 1);
+    gvir_config_domain_set_vcpus(dom, vsb_sandbox_config_get_vcpus(c)
+                                          ? vsb_sandbox_config_get_vcpus(c) : 1);
+    if (vsb_sandbox_config_get_clock_offset(c, &offset)) {
+        /* basis utc: the offset is from the host's UTC, whatever the
+         * host's timezone. */
+        g_autofree char *xml = g_strdup_printf("<clock offset='variable' basis='utc' "
+                                               "adjustment='%" G_GINT64_FORMAT "'/>", offset);
+        g_autoptr(GVirConfigDomainClock) clock = gvir_config_domain_clock_new_from_xml(xml,
+                                                                                     error);
+        if (!clock)
+            return NULL;
+        gvir_config_domain_set_clock(dom, clock);
+    }
     gvir_config_domain_set_lifecycle(dom, GVIR_CONFIG_DOMAIN_LIFECYCLE_ON_POWEROFF,
                                      GVIR_CONFIG_DOMAIN_LIFECYCLE_DESTROY);
     gvir_config_domain_set_lifecycle(dom, GVIR_CONFIG_DOMAIN_LIFECYCLE_ON_REBOOT,
@@ -421,6 +634,15 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
                              "random.trust_cpu=on 8250.nr_uarts=1 i8042.noaux i8042.nokbd "
                              VSB_KVM_CMDLINE_FLAG);
     g_string_append(cmdline, vsb_sandbox_config_get_debug(c) ? " loglevel=7" : " quiet loglevel=1");
+    /* The sandbox's name as its hostname, as in an LXC sandbox (the
+     * kernel's hostname= parameter, Linux 5.19+): only a name that is
+     * one word of a host name's characters goes on the command line. */
+    if (strlen(vsb_sandbox_config_get_name(c)) <= HOSTNAME_MAX &&
+        strspn(vsb_sandbox_config_get_name(c), HOSTNAME_CHARS) ==
+            strlen(vsb_sandbox_config_get_name(c)))
+        g_string_append_printf(cmdline, " hostname=%s", vsb_sandbox_config_get_name(c));
+    if ((groups = module_groups(c, b->load_overlay)))
+        g_string_append_printf(cmdline, " " VSB_KVM_ENV_LOAD "=%s", groups);
     gvir_config_domain_os_set_os_type(os, GVIR_CONFIG_DOMAIN_OS_TYPE_HVM);
     gvir_config_domain_os_set_arch(os, "x86_64");
     gvir_config_domain_os_set_machine(os, "q35");
@@ -434,7 +656,8 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
                                                     error)))
         return NULL;
     gvir_config_domain_set_cpu(dom, cpu);
-    gvir_config_domain_set_seclabel(dom, sl);
+    if (sl)
+        gvir_config_domain_set_seclabel(dom, sl);
 
     root_xml = share_xml("/", VSB_KVM_TAG_ROOT, true, SLOT_ROOT);
     config_xml = share_xml(config_dir, VSB_KVM_TAG_CONFIG, true, SLOT_CONFIG);
@@ -450,12 +673,14 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
                         "<channel type='unix'><source mode='bind'/><target type='virtio' name='"
                         VSB_KVM_STDIO_PORT "'/></channel>", error) ||
         !add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_SERIAL, console_xml, error) ||
-        !add_mount_shares(dom, c, statedir, error) ||
+        !add_mount_devices(dom, c, statedir, error) ||
         !add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_MEMBALLOON, "<memballoon model='none'/>",
                         error) ||
         !add_xml_controller(dom, "<controller type='usb' model='none'/>", error) ||
         !add_xml_controller(dom, serial_xml, error))
         return NULL;
+    if (has_virtiofs(c))
+        return with_shared_memory(dom, error);
     return g_steal_pointer(&dom);
 }
 

@@ -132,8 +132,13 @@ vsb_sandbox_builder_for_uri(const char *uri, GError **error)
         *plus = '\0';
     if (g_ascii_strcasecmp(scheme, "lxc") == 0)
         return vsb_sandbox_builder_container_new();
-    if (g_ascii_strcasecmp(scheme, "qemu") == 0)
-        return vsb_sandbox_builder_kvm_new();
+    if (g_ascii_strcasecmp(scheme, "qemu") == 0) {
+        g_autoptr(GUri) u = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
+        VsbSandboxBuilder *b = vsb_sandbox_builder_kvm_new();
+        vsb_sandbox_builder_kvm_set_session(VSB_SANDBOX_BUILDER_KVM(b),
+                                            u && g_str_equal(g_uri_get_path(u), "/session"));
+        return b;
+    }
     g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
                 "cannot run sandboxes through '%s': only lxc and qemu URIs", uri);
     return NULL;

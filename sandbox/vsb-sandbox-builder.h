@@ -134,5 +134,8 @@ void vsb_sandbox_builder_kvm_set_kernel_version(VsbSandboxBuilderKvm *b, const c
 /* Instead of prepare's choice (tests of construct). */
 void vsb_sandbox_builder_kvm_set_boot(VsbSandboxBuilderKvm *b, const char *kernel,
                                       const char *initrd, bool use_kvm);
+/* A session daemon's guest (qemu:///session): QEMU runs as the user,
+ * with no DAC label to give. */
+void vsb_sandbox_builder_kvm_set_session(VsbSandboxBuilderKvm *b, bool session);
 
 G_END_DECLS

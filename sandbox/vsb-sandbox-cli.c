@@ -157,6 +157,83 @@ opt_security(const char *option, const char *value, gpointer data, GError **erro
 }
 
 static gboolean
+opt_kernver(const char *option, const char *value, gpointer data, GError **error)
+{
+    ParseState *st = data;
+    GError *err = NULL;
+
+    if (!vsb_sandbox_config_set_kernel_version(st->config, value, &err))
+        return option_error(option, value, err, error);
+    return TRUE;
+}
+
+/* Paths are taken relative to the caller's directory, as -m's are. */
+static gboolean
+opt_kernpath(const char *option, const char *value, gpointer data, GError **error)
+{
+    ParseState *st = data;
+    GError *err = NULL;
+    g_autofree char *abs = value[0] ? g_canonicalize_filename(value, NULL) : NULL;
+    bool mods = g_str_equal(option, "--kmodpath");
+
+    if (!abs)
+        return option_error(option, value,
+                            g_error_new_literal(VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                                                "empty path"), error);
+    if (!(mods ? vsb_sandbox_config_set_kmod_path(st->config, abs, &err)
+               : vsb_sandbox_config_set_kernel_path(st->config, abs, &err)))
+        return option_error(option, value, err, error);
+    return TRUE;
+}
+
+static gboolean
+opt_memory(const char *option, const char *value, gpointer data, GError **error)
+{
+    ParseState *st = data;
+    GError *err = NULL;
+    guint64 bytes;
+
+    if (!vsb_sandbox_parse_size(value, &bytes, &err))
+        return option_error(option, value, err, error);
+    if (bytes < 1024 * 1024)
+        return option_error(option, value,
+                            g_error_new_literal(VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                                                "less than 1 MiB"), error);
+    vsb_sandbox_config_set_memory_kib(st->config, bytes / 1024);
+    return TRUE;
+}
+
+static gboolean
+opt_vcpus(const char *option, const char *value, gpointer data, GError **error)
+{
+    ParseState *st = data;
+    GError *err = NULL;
+    guint64 n;
+
+    if (!g_ascii_string_to_unsigned(value, 10, 1, VSB_SANDBOX_MAX_VCPUS, &n, NULL))
+        return option_error(option, value,
+                            g_error_new(VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                                        "expected a number of CPUs from 1 to %d",
+                                        VSB_SANDBOX_MAX_VCPUS), error);
+    if (!vsb_sandbox_config_set_vcpus(st->config, n, &err))
+        return option_error(option, value, err, error);
+    return TRUE;
+}
+
+static gboolean
+opt_clock_offset(const char *option, const char *value, gpointer data, GError **error)
+{
+    ParseState *st = data;
+    GError *err = NULL;
+    gint64 secs;
+
+    if (!vsb_sandbox_parse_clock_offset(value, &secs, &err) ||
+        !vsb_sandbox_config_set_clock_offset(st->config, secs, &err))
+        return option_error(option, value, err, error);
+    return TRUE;
+}
+
+static gboolean
 opt_switchto(const char *option, const char *value, gpointer data, GError **error)
 {
     ParseState *st = data;
@@ -228,7 +305,8 @@ vsb_sandbox_cli_parse(int argc, const char *const *argv, GError **error)
           "set an environment variable in the sandbox", "KEY=VALUE" },
         { "mount", 'm', 0, G_OPTION_ARG_CALLBACK, opt_mount,
           "mount something in the sandbox: TYPE is host-bind (SRC a host directory, empty "
-          "for a temporary one), host-image (SRC an image file), guest-bind (SRC a "
+          "for a temporary one; KVM: ',driver=virtiofs' shares it through virtiofsd "
+          "rather than 9p), host-image (SRC an image file), guest-bind (SRC a "
           "directory of the sandbox) or ram (SRC a size: 500M, 2G)", "TYPE:DST=SRC" },
         { "include", 'i', 0, G_OPTION_ARG_CALLBACK, opt_include,
           "copy a host file or directory into the sandbox (below a mount, /tmp, "
@@ -236,12 +314,29 @@ vsb_sandbox_cli_parse(int argc, const char *const *argv, GError **error)
         { "includefile", 'I', 0, G_OPTION_ARG_CALLBACK, opt_includefile,
           "copy the files listed in FILE, one GUEST-PATH=HOST-PATH a line", "FILE" },
         { "disk", 0, 0, G_OPTION_ARG_CALLBACK, opt_disk,
-          "add a disk (KVM sandboxes)", "TYPE:TAGNAME=SOURCE[,format=FORMAT]" },
+          "add a disk to a KVM sandbox: TYPE file, FORMAT raw or qcow2; the guest sees it as "
+          "/dev/disk/by-tag/TAGNAME", "TYPE:TAGNAME=SOURCE[,format=FORMAT]" },
         { "network", 'N', 0, G_OPTION_ARG_CALLBACK, opt_network,
           "add a network interface (not supported yet: loopback only)", "OPTIONS" },
         { "security", 's', 0, G_OPTION_ARG_CALLBACK, opt_security,
           "SELinux confinement: dynamic[,label=BASE], static,label=LABEL, inherit or none "
           "(default dynamic)", "OPTIONS" },
+        { "memory", 0, 0, G_OPTION_ARG_CALLBACK, opt_memory,
+          "memory: the limit of an LXC sandbox, the RAM of a KVM sandbox's guest (default "
+          "512M there)", "SIZE" },
+        { "vcpus", 0, 0, G_OPTION_ARG_CALLBACK, opt_vcpus,
+          "virtual CPUs of a KVM sandbox (default 1)", "N" },
+        { "kernver", 0, 0, G_OPTION_ARG_CALLBACK, opt_kernver,
+          "kernel version a KVM sandbox boots (default: the running kernel if its modules "
+          "are installed, else the newest installed)", "VERSION" },
+        { "kernpath", 0, 0, G_OPTION_ARG_CALLBACK, opt_kernpath,
+          "kernel image a KVM sandbox boots (default /boot/vmlinuz-VERSION; its version "
+          "is read from the image)", "FILE" },
+        { "kmodpath", 0, 0, G_OPTION_ARG_CALLBACK, opt_kernpath,
+          "directory of the kernel modules trees, KVM sandboxes (default /lib/modules)", "DIR" },
+        { "clock-offset", 0, 0, G_OPTION_ARG_CALLBACK, opt_clock_offset,
+          "run a KVM sandbox's clock SECONDS ahead of the host's (negative: behind)",
+          "SECONDS" },
         { "privileged", 'p', 0, G_OPTION_ARG_NONE, &st.privileged,
           "run the command as root with the container's capabilities", NULL },
         { "switchto", 'S', 0, G_OPTION_ARG_CALLBACK, opt_switchto,

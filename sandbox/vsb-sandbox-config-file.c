@@ -5,8 +5,10 @@
  *                    shell, debug, memory (KiB)
  *   [identity]       uid, gid, groups (integer list), username, home, cwd
  *   [security]       mode (dynamic|static|inherit|none), label
+ *   [vm]             kernver, kernpath, kmodpath, vcpus, clock-offset
+ *                    (seconds): KVM sandboxes only
  *   [env]            NAME=VALUE, in order
- *   [mount.N]        type, target, source, size (bytes), format
+ *   [mount.N]        type, target, source, size (bytes), format, driver
  *   [include.N]      guest, host
  *   [disk.N]         type, tag, source, format
  *   [network.N]      spec
@@ -29,10 +31,31 @@ static const char *const identity_keys[] = {
     "uid", "gid", "groups", "username", "home", "cwd", NULL
 };
 static const char *const security_keys[] = { "mode", "label", NULL };
-static const char *const mount_keys[] = { "type", "target", "source", "size", "format", NULL };
+static const char *const vm_keys[] = {
+    "kernver", "kernpath", "kmodpath", "vcpus", "clock-offset", NULL
+};
+static const char *const mount_keys[] = { "type", "target", "source", "size", "format", "driver",
+                                          NULL };
 static const char *const include_keys[] = { "guest", "host", NULL };
 static const char *const disk_keys[] = { "type", "tag", "source", "format", NULL };
 static const char *const network_keys[] = { "spec", NULL };
+
+static void
+save_vm(VsbSandboxConfig *c, GKeyFile *kf)
+{
+    gint64 offset;
+
+    if (vsb_sandbox_config_get_kernel_version(c))
+        g_key_file_set_string(kf, "vm", "kernver", vsb_sandbox_config_get_kernel_version(c));
+    if (vsb_sandbox_config_get_kernel_path(c))
+        g_key_file_set_string(kf, "vm", "kernpath", vsb_sandbox_config_get_kernel_path(c));
+    if (vsb_sandbox_config_get_kmod_path(c))
+        g_key_file_set_string(kf, "vm", "kmodpath", vsb_sandbox_config_get_kmod_path(c));
+    if (vsb_sandbox_config_get_vcpus(c))
+        g_key_file_set_uint64(kf, "vm", "vcpus", vsb_sandbox_config_get_vcpus(c));
+    if (vsb_sandbox_config_get_clock_offset(c, &offset))
+        g_key_file_set_int64(kf, "vm", "clock-offset", offset);
+}
 
 char *
 vsb_sandbox_config_to_data(VsbSandboxConfig *c)
@@ -70,6 +93,8 @@ vsb_sandbox_config_to_data(VsbSandboxConfig *c)
     if (vsb_sandbox_config_get_security_label(c))
         g_key_file_set_string(kf, "security", "label", vsb_sandbox_config_get_security_label(c));
 
+    save_vm(c, kf);
+
     arr = vsb_sandbox_config_get_env(c);
     for (guint i = 0; i < arr->len; i++) {
         VsbSandboxEnv *e = g_ptr_array_index(arr, i);
@@ -87,6 +112,8 @@ vsb_sandbox_config_to_data(VsbSandboxConfig *c)
             g_key_file_set_uint64(kf, grp, "size", m->size);
         if (m->type == VSB_SANDBOX_MOUNT_HOST_IMAGE)
             g_key_file_set_string(kf, grp, "format", vsb_sandbox_format_to_string(m->format));
+        if (m->driver != VSB_SANDBOX_SHARE_9P)
+            g_key_file_set_string(kf, grp, "driver", vsb_sandbox_share_driver_to_string(m->driver));
     }
     arr = vsb_sandbox_config_get_includes(c);
     for (guint i = 0; i < arr->len; i++) {
@@ -274,6 +301,34 @@ load_identity(VsbSandboxConfig *c, GKeyFile *kf, GError **error)
 }
 
 static bool
+load_vm(VsbSandboxConfig *c, GKeyFile *kf, GError **error)
+{
+    g_autofree char *kernver = NULL, *kernpath = NULL, *kmodpath = NULL, *offset = NULL;
+    guint64 vcpus = 0;
+    gint64 secs;
+
+    if (!g_key_file_has_group(kf, "vm"))
+        return true;
+    if (!check_keys(kf, "vm", vm_keys, error) ||
+        !get_opt_string(kf, "vm", "kernver", &kernver, error) ||
+        !get_opt_string(kf, "vm", "kernpath", &kernpath, error) ||
+        !get_opt_string(kf, "vm", "kmodpath", &kmodpath, error) ||
+        !get_opt_string(kf, "vm", "clock-offset", &offset, error) ||
+        !get_u64(kf, "vm", "vcpus", VSB_SANDBOX_MAX_VCPUS, &vcpus, error))
+        return false;
+    if ((kernver && !vsb_sandbox_config_set_kernel_version(c, kernver, error)) ||
+        (kernpath && !vsb_sandbox_config_set_kernel_path(c, kernpath, error)) ||
+        (kmodpath && !vsb_sandbox_config_set_kmod_path(c, kmodpath, error)) ||
+        !vsb_sandbox_config_set_vcpus(c, vcpus, error) ||
+        (offset && (!vsb_sandbox_parse_clock_offset(offset, &secs, error) ||
+                    !vsb_sandbox_config_set_clock_offset(c, secs, error)))) {
+        g_prefix_error(error, "[vm]: ");
+        return false;
+    }
+    return true;
+}
+
+static bool
 load_security(VsbSandboxConfig *c, GKeyFile *kf, GError **error)
 {
     g_autofree char *mode = NULL;
@@ -323,9 +378,11 @@ load_mount(VsbSandboxConfig *c, GKeyFile *kf, const char *grp, GError **error)
     g_autoptr(VsbSandboxMount) m = g_new0(VsbSandboxMount, 1);
     g_autofree char *type = NULL;
     g_autofree char *format = NULL;
+    g_autofree char *driver = NULL;
     int t;
 
     if (!check_keys(kf, grp, mount_keys, error) ||
+        !get_opt_string(kf, grp, "driver", &driver, error) ||
         !get_opt_string(kf, grp, "type", &type, error) ||
         !get_opt_string(kf, grp, "target", &m->target, error) ||
         !get_opt_string(kf, grp, "source", &m->source, error) ||
@@ -346,6 +403,15 @@ load_mount(VsbSandboxConfig *c, GKeyFile *kf, const char *grp, GError **error)
             return false;
         }
         m->format = f;
+    }
+    if (driver) {
+        int d = vsb_sandbox_share_driver_from_string(driver);
+        if (d < 0) {
+            g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                        "[%s] driver: unknown share driver '%s'", grp, driver);
+            return false;
+        }
+        m->driver = d;
     }
     if (!vsb_sandbox_config_add_mount(c, g_steal_pointer(&m), error)) {
         g_prefix_error(error, "[%s]: ", grp);
@@ -448,7 +514,7 @@ vsb_sandbox_config_load_data(const char *data, GError **error)
     if (!(c = vsb_sandbox_config_new(name, error)))
         return NULL;
     if (!load_sandbox(c, kf, error) || !load_identity(c, kf, error) ||
-        !load_security(c, kf, error) || !load_env(c, kf, error))
+        !load_security(c, kf, error) || !load_vm(c, kf, error) || !load_env(c, kf, error))
         return NULL;
     groups = g_key_file_get_groups(kf, NULL);
     for (size_t i = 0; groups[i]; i++) {
@@ -456,7 +522,7 @@ vsb_sandbox_config_load_data(const char *data, GError **error)
         bool ok;
 
         if (g_str_equal(g, "sandbox") || g_str_equal(g, "identity") ||
-            g_str_equal(g, "security") || g_str_equal(g, "env"))
+            g_str_equal(g, "security") || g_str_equal(g, "vm") || g_str_equal(g, "env"))
             continue;
         if (numbered(g, "mount"))
             ok = load_mount(c, kf, g, error);

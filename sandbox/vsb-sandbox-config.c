@@ -20,6 +20,8 @@ static const char *const mount_type_names[] = { "host-bind", "host-image", "gues
 G_STATIC_ASSERT(G_N_ELEMENTS(mount_type_names) == VSB_SANDBOX_MOUNT_LAST);
 static const char *const format_names[] = { "raw", "qcow2" };
 G_STATIC_ASSERT(G_N_ELEMENTS(format_names) == VSB_SANDBOX_FORMAT_LAST);
+static const char *const share_driver_names[] = { "9p", "virtiofs" };
+G_STATIC_ASSERT(G_N_ELEMENTS(share_driver_names) == VSB_SANDBOX_SHARE_LAST);
 static const char *const security_names[] = { "dynamic", "static", "inherit", "none" };
 G_STATIC_ASSERT(G_N_ELEMENTS(security_names) == VSB_SANDBOX_SECURITY_LAST);
 
@@ -54,6 +56,18 @@ int
 vsb_sandbox_format_from_string(const char *s)
 {
     return lookup_name(format_names, VSB_SANDBOX_FORMAT_LAST, s);
+}
+
+const char *
+vsb_sandbox_share_driver_to_string(VsbSandboxShareDriver d)
+{
+    return d < VSB_SANDBOX_SHARE_LAST ? share_driver_names[d] : NULL;
+}
+
+int
+vsb_sandbox_share_driver_from_string(const char *s)
+{
+    return lookup_name(share_driver_names, VSB_SANDBOX_SHARE_LAST, s);
 }
 
 const char *
@@ -129,6 +143,14 @@ struct _VsbSandboxConfig {
     bool shell;
     bool debug;
     guint64 memory_kib;
+
+    /* KVM */
+    char *kernel_version;
+    char *kernel_path;
+    char *kmod_path;
+    guint vcpus;
+    bool has_clock_offset;
+    gint64 clock_offset;
 };
 
 G_DEFINE_TYPE(VsbSandboxConfig, vsb_sandbox_config, G_TYPE_OBJECT)
@@ -151,6 +173,9 @@ vsb_sandbox_config_finalize(GObject *obj)
     g_free(c->homedir);
     g_free(c->cwd);
     g_free(c->security_label);
+    g_free(c->kernel_version);
+    g_free(c->kernel_path);
+    g_free(c->kmod_path);
     G_OBJECT_CLASS(vsb_sandbox_config_parent_class)->finalize(obj);
 }
 
@@ -403,6 +428,12 @@ check_mount(VsbSandboxConfig *c, VsbSandboxMount *m, GError **error)
         m->type != VSB_SANDBOX_MOUNT_HOST_BIND && m->type != VSB_SANDBOX_MOUNT_HOST_IMAGE) {
         g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
                     "a %s mount cannot be the root (/)", type);
+        return false;
+    }
+    if (m->driver >= VSB_SANDBOX_SHARE_LAST ||
+        (m->type != VSB_SANDBOX_MOUNT_HOST_BIND && m->driver != VSB_SANDBOX_SHARE_9P)) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "mount on %s: a share driver applies to host-bind mounts only", m->target);
         return false;
     }
     switch (m->type) {
@@ -754,6 +785,105 @@ void vsb_sandbox_config_set_debug(VsbSandboxConfig *c, bool v) { c->debug = v; }
 guint64 vsb_sandbox_config_get_memory_kib(VsbSandboxConfig *c) { return c->memory_kib; }
 void vsb_sandbox_config_set_memory_kib(VsbSandboxConfig *c, guint64 kib) { c->memory_kib = kib; }
 
+const char *vsb_sandbox_config_get_kernel_version(VsbSandboxConfig *c) { return c->kernel_version; }
+const char *vsb_sandbox_config_get_kernel_path(VsbSandboxConfig *c) { return c->kernel_path; }
+const char *vsb_sandbox_config_get_kmod_path(VsbSandboxConfig *c) { return c->kmod_path; }
+guint vsb_sandbox_config_get_vcpus(VsbSandboxConfig *c) { return c->vcpus; }
+
+bool
+vsb_sandbox_config_set_kernel_version(VsbSandboxConfig *c, const char *version, GError **error)
+{
+    /* It names files: /boot/vmlinuz-VERSION, /lib/modules/VERSION. */
+    if (version && (!version[0] || strchr(version, '/') || g_str_equal(version, ".") ||
+                    g_str_equal(version, ".."))) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "not a kernel version (expected e.g. 6.1.0-56-amd64)");
+        return false;
+    }
+    g_free(c->kernel_version);
+    c->kernel_version = g_strdup(version);
+    return true;
+}
+
+static bool
+set_abs_path(char **field, const char *path, GError **error)
+{
+    if (path && !g_path_is_absolute(path)) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "not an absolute path");
+        return false;
+    }
+    g_free(*field);
+    *field = path ? g_canonicalize_filename(path, NULL) : NULL;
+    return true;
+}
+
+bool
+vsb_sandbox_config_set_kernel_path(VsbSandboxConfig *c, const char *path, GError **error)
+{
+    return set_abs_path(&c->kernel_path, path, error);
+}
+
+bool
+vsb_sandbox_config_set_kmod_path(VsbSandboxConfig *c, const char *path, GError **error)
+{
+    return set_abs_path(&c->kmod_path, path, error);
+}
+
+bool
+vsb_sandbox_config_set_vcpus(VsbSandboxConfig *c, guint vcpus, GError **error)
+{
+    if (vcpus > VSB_SANDBOX_MAX_VCPUS) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "%u virtual CPUs: at most %d", vcpus, VSB_SANDBOX_MAX_VCPUS);
+        return false;
+    }
+    c->vcpus = vcpus;
+    return true;
+}
+
+bool
+vsb_sandbox_config_get_clock_offset(VsbSandboxConfig *c, gint64 *seconds)
+{
+    if (seconds)
+        *seconds = c->clock_offset;
+    return c->has_clock_offset;
+}
+
+bool
+vsb_sandbox_config_set_clock_offset(VsbSandboxConfig *c, gint64 seconds, GError **error)
+{
+    if (seconds > VSB_SANDBOX_MAX_CLOCK_OFFSET || seconds < -VSB_SANDBOX_MAX_CLOCK_OFFSET) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "clock offset %" G_GINT64_FORMAT " s: at most %lld s (100 years) either way",
+                    seconds, VSB_SANDBOX_MAX_CLOCK_OFFSET);
+        return false;
+    }
+    c->has_clock_offset = true;
+    c->clock_offset = seconds;
+    return true;
+}
+
+const char *
+vsb_sandbox_config_vm_option_set(VsbSandboxConfig *c)
+{
+    if (c->kernel_version)
+        return "--kernver";
+    if (c->kernel_path)
+        return "--kernpath";
+    if (c->kmod_path)
+        return "--kmodpath";
+    if (c->vcpus)
+        return "--vcpus";
+    if (c->has_clock_offset)
+        return "--clock-offset";
+    for (guint i = 0; i < c->mounts->len; i++)
+        if (((VsbSandboxMount *)g_ptr_array_index(c->mounts, i))->driver ==
+            VSB_SANDBOX_SHARE_VIRTIOFS)
+            return "a virtiofs share (-m host-bind:...,driver=virtiofs)";
+    return NULL;
+}
+
 /* Where a file can be copied in: below a mount of the config or a
  * default tmpfs, never the read-only root. */
 static bool
@@ -799,6 +929,25 @@ vsb_sandbox_config_validate(VsbSandboxConfig *c, GError **error)
 
 /* ------------------------------------------------------------------ */
 /* Command-line syntaxes                                               */
+
+bool
+vsb_sandbox_parse_clock_offset(const char *s, gint64 *seconds, GError **error)
+{
+    g_autoptr(GError) err = NULL;
+    const char *digits = (s[0] == '+' || s[0] == '-') ? s + 1 : s;
+    guint64 v;
+
+    /* g_ascii_string_to_unsigned() takes no sign and refuses "". */
+    if (!g_ascii_isdigit(digits[0]) ||
+        !g_ascii_string_to_unsigned(digits, 10, 0, VSB_SANDBOX_MAX_CLOCK_OFFSET, &v, &err)) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "not a number of seconds within %lld (100 years) either way, e.g. 3600 "
+                    "or -86400", VSB_SANDBOX_MAX_CLOCK_OFFSET);
+        return false;
+    }
+    *seconds = s[0] == '-' ? -(gint64)v : (gint64)v;
+    return true;
+}
 
 bool
 vsb_sandbox_parse_size(const char *s, guint64 *bytes, GError **error)
@@ -923,9 +1072,26 @@ vsb_sandbox_parse_mount(const char *spec, GError **error)
         m->source = absolute_host_path(path);
         break;
     }
-    case VSB_SANDBOX_MOUNT_HOST_BIND:
-        m->source = absolute_host_path(eq + 1);
+    case VSB_SANDBOX_MOUNT_HOST_BIND: {
+        /* As for images, only a trailing ",driver=WORD" is an option. */
+        const char *comma = strrchr(eq + 1, ',');
+        g_autofree char *path = NULL;
+        if (comma && g_str_has_prefix(comma, ",driver=")) {
+            int d = vsb_sandbox_share_driver_from_string(comma + strlen(",driver="));
+            if (d < 0) {
+                g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                            "unknown share driver '%s' (expected 9p or virtiofs)",
+                            comma + strlen(",driver="));
+                return NULL;
+            }
+            m->driver = d;
+            path = g_strndup(eq + 1, comma - eq - 1);
+        } else {
+            path = g_strdup(eq + 1);
+        }
+        m->source = absolute_host_path(path);
         break;
+    }
     case VSB_SANDBOX_MOUNT_GUEST_BIND:
         if (!eq[1]) {
             g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,

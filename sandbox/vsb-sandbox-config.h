@@ -51,6 +51,16 @@ typedef enum {
 const char *vsb_sandbox_format_to_string(VsbSandboxFormat f);
 int vsb_sandbox_format_from_string(const char *s);       /* -1 if unknown */
 
+/* How a KVM sandbox shares a host-bind directory (an LXC sandbox bind
+ * mounts it, and takes the default only). */
+typedef enum {
+    VSB_SANDBOX_SHARE_9P,          /* virtio-9p, QEMU's own (default) */
+    VSB_SANDBOX_SHARE_VIRTIOFS,    /* virtio-fs through virtiofsd */
+    VSB_SANDBOX_SHARE_LAST
+} VsbSandboxShareDriver;
+const char *vsb_sandbox_share_driver_to_string(VsbSandboxShareDriver d);
+int vsb_sandbox_share_driver_from_string(const char *s); /* -1 if unknown */
+
 typedef struct {
     VsbSandboxMountType type;
     char *target;                  /* absolute, normalised */
@@ -58,6 +68,7 @@ typedef struct {
                                     * host-bind; NULL for ram */
     guint64 size;                  /* ram: bytes (> 0) */
     VsbSandboxFormat format;       /* host-image */
+    VsbSandboxShareDriver driver;  /* host-bind */
 } VsbSandboxMount;
 void vsb_sandbox_mount_free(VsbSandboxMount *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbSandboxMount, vsb_sandbox_mount_free)
@@ -171,6 +182,30 @@ void vsb_sandbox_config_set_debug(VsbSandboxConfig *c, bool debug);
 guint64 vsb_sandbox_config_get_memory_kib(VsbSandboxConfig *c);
 void vsb_sandbox_config_set_memory_kib(VsbSandboxConfig *c, guint64 kib);
 
+/* KVM sandboxes only (a container runs on the host's kernel and clock:
+ * the LXC builder refuses them).  The kernel: @version (e.g.
+ * 6.1.0-56-amd64), the image's @path (default /boot/vmlinuz-VERSION)
+ * and the modules' root directory (default /lib/modules); NULL for the
+ * default choice. */
+const char *vsb_sandbox_config_get_kernel_version(VsbSandboxConfig *c);
+bool vsb_sandbox_config_set_kernel_version(VsbSandboxConfig *c, const char *version,
+                                           GError **error);
+const char *vsb_sandbox_config_get_kernel_path(VsbSandboxConfig *c);
+bool vsb_sandbox_config_set_kernel_path(VsbSandboxConfig *c, const char *path, GError **error);
+const char *vsb_sandbox_config_get_kmod_path(VsbSandboxConfig *c);
+bool vsb_sandbox_config_set_kmod_path(VsbSandboxConfig *c, const char *path, GError **error);
+/* Virtual CPUs; 0 = the builder's default (1). */
+#define VSB_SANDBOX_MAX_VCPUS 255
+guint vsb_sandbox_config_get_vcpus(VsbSandboxConfig *c);
+bool vsb_sandbox_config_set_vcpus(VsbSandboxConfig *c, guint vcpus, GError **error);
+/* The guest's realtime clock ahead of the host's by @seconds (negative:
+ * behind); false when none was set. */
+#define VSB_SANDBOX_MAX_CLOCK_OFFSET (100LL * 366 * 24 * 3600)
+bool vsb_sandbox_config_get_clock_offset(VsbSandboxConfig *c, gint64 *seconds);
+bool vsb_sandbox_config_set_clock_offset(VsbSandboxConfig *c, gint64 seconds, GError **error);
+/* Whether any of the above is set (what the LXC builder refuses). */
+const char *vsb_sandbox_config_vm_option_set(VsbSandboxConfig *c);
+
 /* What cannot be checked field by field: a command is set, every
  * include lands on a writable mount, ... */
 bool vsb_sandbox_config_validate(VsbSandboxConfig *c, GError **error);
@@ -185,7 +220,9 @@ VsbSandboxConfig *vsb_sandbox_config_load(const char *path, GError **error);
 /* The command-line syntaxes, shared by the tool and the file loader.
  * Errors name the offending part; the caller adds which option. */
 bool vsb_sandbox_parse_size(const char *s, guint64 *bytes, GError **error);  /* 500M, 1GiB, 4096 */
-VsbSandboxMount *vsb_sandbox_parse_mount(const char *spec, GError **error);  /* TYPE:DST=SRC */
+bool vsb_sandbox_parse_clock_offset(const char *s, gint64 *seconds, GError **error); /* -3600 */
+/* TYPE:DST=SRC; host-image: SRC[,format=F]; host-bind: SRC[,driver=D] */
+VsbSandboxMount *vsb_sandbox_parse_mount(const char *spec, GError **error);
 bool vsb_sandbox_parse_include(const char *spec, char **guest, char **host,
                                GError **error);                             /* GUEST[=HOST] */
 bool vsb_sandbox_parse_env(const char *spec, char **name, char **value,

@@ -257,6 +257,9 @@ start_exports(VsbSandboxContext *ctx, GError **error)
 {
     GPtrArray *mounts = vsb_sandbox_config_get_mounts(ctx->config);
 
+    /* A KVM guest takes qcow2 images as they are (QEMU's own driver). */
+    if (VSB_IS_SANDBOX_BUILDER_KVM(ctx->builder))
+        return true;
     for (guint i = 0; i < mounts->len; i++) {
         VsbSandboxMount *m = g_ptr_array_index(mounts, i);
         g_autofree char *path = NULL;
@@ -274,23 +277,28 @@ start_exports(VsbSandboxContext *ctx, GError **error)
     return true;
 }
 
-/* The base labels of -s dynamic: the process's from -s label=, else
- * the policy's lxc_contexts, else libvirt's classic LXC types; the
- * files' from lxc_contexts, else the classic one.  The policy's file is
- * read only where SELinux is on: elsewhere the labels mean nothing and
- * should not depend on which policy package happens to be installed. */
+/* The base labels of -s dynamic (vsb_seclabel_dynamic_bases): our
+ * policy module's types where the loaded policy has them, else the
+ * policy's lxc_contexts, else libvirt's classic LXC types.  The policy
+ * is asked only where SELinux is on: elsewhere the labels mean nothing
+ * and should not depend on which policy package happens to be
+ * installed. */
+static bool
+context_valid(const char *context)
+{
+    return security_check_context(context) == 0;
+}
+
 static void
 dynamic_bases(VsbSandboxConfig *config, char **process, char **file)
 {
     g_autofree char *text = NULL;
-    g_autofree char *p = NULL, *f = NULL;
     const char *label = vsb_sandbox_config_get_security_label(config);
+    bool on = is_selinux_enabled() > 0;
 
-    if (is_selinux_enabled() > 0 &&
-        g_file_get_contents(selinux_lxc_contexts_path(), &text, NULL, NULL))
-        vsb_seclabel_parse_lxc_contexts(text, &p, &f);
-    *process = g_strdup(label ? label : p ? p : VSB_SECLABEL_DEFAULT_PROCESS);
-    *file = g_strdup(f ? f : VSB_SECLABEL_DEFAULT_FILE);
+    if (on)
+        g_file_get_contents(selinux_lxc_contexts_path(), &text, NULL, NULL);
+    vsb_seclabel_dynamic_bases(label, text, on ? context_valid : NULL, process, file);
 }
 
 /* -s dynamic: categories no other running sandbox has, on the labels

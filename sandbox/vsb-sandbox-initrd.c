@@ -26,8 +26,20 @@ const char *const vsb_kvm_initrd_modules[] = {
     "virtio_pci", "9pnet_virtio", "9p", "virtio_console", NULL
 };
 
+/* The groups init loads only when the command line asks
+ * (VSB_KVM_ENV_LOAD): a KVM sandbox without disks should not pay for
+ * loading ext4 under TCG. */
+static const struct {
+    const char *name;
+    const char *const *modules;
+} optional_groups[] = {
+    { VSB_KVM_MODULES_DISK, (const char *const[]){ "virtio_blk", "ext4", NULL } },
+    { VSB_KVM_MODULES_OVERLAY, (const char *const[]){ "overlay", NULL } },
+    { VSB_KVM_MODULES_VIRTIOFS, (const char *const[]){ "virtiofs", NULL } },
+};
+
 /* Bump when the initrd's layout changes: old cached ones are unusable. */
-#define INITRD_FORMAT "virt-sandbox-initrd 1"
+#define INITRD_FORMAT "virt-sandbox-initrd 2"
 
 /* ------------------------------------------------------------------ */
 /* cpio newc                                                           */
@@ -270,12 +282,17 @@ vsb_kvm_initrd_cached(const char *cachedir, const VsbKvmKernel *k, const char *i
     g_autofree char *builtin_path = g_build_filename(k->moddir, "modules.builtin", NULL);
     g_autofree char *dep = NULL, *builtin = NULL, *init = NULL, *path = NULL;
     g_autoptr(GPtrArray) mods = NULL;
+    /* optional_groups' modules, one GPtrArray each */
+    g_autoptr(GPtrArray) group_mods = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)g_ptr_array_unref);
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
     g_autoptr(GChecksum) sum = g_checksum_new(G_CHECKSUM_SHA256);
     g_autoptr(GPtrArray) contents = g_ptr_array_new_with_free_func(g_free);
     g_autoptr(GString) order = g_string_new(NULL);
     g_autoptr(GBytes) cpio = NULL;
     g_autofree char *digest = NULL;
     gsize init_len;
+    guint nbase;
     VsbCpio *c;
 
     if (!g_file_get_contents(dep_path, &dep, NULL, error) ||
@@ -286,6 +303,30 @@ vsb_kvm_initrd_cached(const char *cachedir, const VsbKvmKernel *k, const char *i
     if (!(mods = vsb_kvm_modules_resolve(dep, builtin, vsb_kvm_initrd_modules, error))) {
         g_prefix_error(error, "%s: ", dep_path);
         return NULL;
+    }
+    /* Every group's modules in the order it loads them (a module that
+     * an earlier one loaded is then EEXIST, which init ignores); each
+     * file once in the archive. */
+    for (gsize g = 0; g < G_N_ELEMENTS(optional_groups); g++) {
+        GPtrArray *gm = vsb_kvm_modules_resolve(dep, builtin, optional_groups[g].modules, error);
+        if (!gm) {
+            g_prefix_error(error, "%s: ", dep_path);
+            return NULL;
+        }
+        g_ptr_array_add(group_mods, gm);
+    }
+    nbase = mods->len;
+    for (guint i = 0; i < mods->len; i++)
+        g_hash_table_add(seen, g_ptr_array_index(mods, i));
+    for (gsize g = 0; g < G_N_ELEMENTS(optional_groups); g++) {
+        GPtrArray *gm = g_ptr_array_index(group_mods, g);
+        for (guint i = 0; i < gm->len; i++) {
+            char *m = g_ptr_array_index(gm, i);
+            if (!g_hash_table_contains(seen, m)) {
+                g_hash_table_add(seen, m);
+                g_ptr_array_add(mods, g_strdup(m));
+            }
+        }
     }
 
     /* The key: what goes in, before the work of putting it in. */
@@ -330,9 +371,21 @@ vsb_kvm_initrd_cached(const char *cachedir, const VsbKvmKernel *k, const char *i
             return NULL;
         }
         vsb_cpio_add_file(c, dest, 0644, g_bytes_get_data(ko, NULL), g_bytes_get_size(ko));
-        g_string_append_printf(order, "%s.ko\n", name);
+        if (i < nbase)
+            g_string_append_printf(order, "%s.ko\n", name);
     }
     vsb_cpio_add_file(c, VSB_KVM_INITRD_MODULES_ORDER, 0644, order->str, order->len);
+    for (gsize g = 0; g < G_N_ELEMENTS(optional_groups); g++) {
+        g_autoptr(GString) gorder = g_string_new(NULL);
+        g_autofree char *dest = g_strdup_printf(VSB_KVM_INITRD_MODULES_DIR "/%s.order",
+                                                optional_groups[g].name);
+        GPtrArray *gm = g_ptr_array_index(group_mods, g);
+        for (guint i = 0; i < gm->len; i++) {
+            g_autofree char *name = module_name(g_ptr_array_index(gm, i));
+            g_string_append_printf(gorder, "%s.ko\n", name);
+        }
+        vsb_cpio_add_file(c, dest, 0644, gorder->str, gorder->len);
+    }
     cpio = vsb_cpio_finish(c);
     if (!vsb_kvm_write_atomic(path, g_bytes_get_data(cpio, NULL), g_bytes_get_size(cpio), error))
         return NULL;

@@ -9,9 +9,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
 #include <linux/kvm.h>
 #include <lzma.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -100,8 +103,76 @@ vsb_kvm_kernel_find(const char *bootdir, const char *modroot, const char *versio
     return true;
 }
 
+bool
+vsb_kvm_kernel_choose(const char *image, const char *modroot, const char *version,
+                      VsbKvmKernel *k, GError **error)
+{
+    g_autofree char *data = NULL, *found = NULL, *dep = NULL;
+    gsize len;
+
+    if (!modroot)
+        modroot = "/lib/modules";
+    if (!image)
+        return vsb_kvm_kernel_find("/boot", modroot, version, k, error);
+    if (!g_file_get_contents(image, &data, &len, error)) {
+        g_prefix_error(error, "kernel image: ");
+        return false;
+    }
+    if (!(found = vsb_kvm_bzimage_version((const guint8 *)data, len, error))) {
+        g_prefix_error(error, "kernel image %s: ", image);
+        return false;
+    }
+    if (version && !g_str_equal(version, found)) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "kernel image %s is version %s, not %s", image, found, version);
+        return false;
+    }
+    dep = g_build_filename(modroot, found, "modules.dep", NULL);
+    if (access(dep, R_OK) < 0) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "kernel image %s (version %s) has no modules: %s: %s", image, found, dep,
+                    g_strerror(errno));
+        return false;
+    }
+    k->image = g_strdup(image);
+    k->moddir = g_build_filename(modroot, found, NULL);
+    k->version = g_steal_pointer(&found);
+    return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* bzImage, decompression, ELF                                         */
+
+char *
+vsb_kvm_bzimage_version(const guint8 *img, gsize len, GError **error)
+{
+    guint16 ptr;
+    gsize start, end;
+
+    if (len < 0x210 || memcmp(img + 0x202, "HdrS", 4) != 0) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "not a bzImage (no HdrS header)");
+        return NULL;
+    }
+    /* kernel_version: the string's offset minus 0x200, 0 when absent. */
+    ptr = img[0x20e] | img[0x20f] << 8;
+    start = (gsize)ptr + 0x200;
+    if (!ptr || start >= len) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "the bzImage names no kernel version");
+        return NULL;
+    }
+    /* "6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1 SMP ..." */
+    for (end = start; end < len && img[end] && img[end] != ' '; end++)
+        if (!g_ascii_isgraph(img[end]) || img[end] == '/')
+            break;
+    if (end == start || end >= len || (img[end] && img[end] != ' ')) {
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                    "the bzImage's kernel version string is malformed");
+        return NULL;
+    }
+    return g_strndup((const char *)img + start, end - start);
+}
 
 bool
 vsb_kvm_bzimage_payload(const guint8 *img, gsize len, gsize *offset, gsize *length,
@@ -364,12 +435,116 @@ vsb_kvm_default_cachedir(void)
 /* ------------------------------------------------------------------ */
 /* The accelerator                                                     */
 
-bool
-vsb_kvm_accel_probe(char **why)
+/* The real test: boot @kernel under KVM, as the sandbox will (q35,
+ * -cpu host), without an initrd: the kernel then panics at once for
+ * want of a root (panic=-1 reboots, -no-reboot makes that QEMU's exit
+ * 0).  Working KVM gets there in well under a second; a PVM host's
+ * KVM either aborts QEMU ("failed to set MSR") or stops in its
+ * instruction emulator and never gets there. */
+#define PROBE_TIMEOUT_MS 10000
+
+static bool
+boot_probe(const char *kernel, char **why)
 {
-    g_autofree char *cpuinfo = NULL;
+    g_autofree char *qemu = g_find_program_in_path("qemu-system-x86_64");
+    const char *argv[] = { qemu, "-nodefaults", "-no-user-config", "-display", "none",
+                           "-M", "q35", "-accel", "kvm", "-cpu", "host", "-m", "256",
+                           "-no-reboot", "-serial", "stdio", "-kernel", kernel,
+                           "-append", "console=ttyS0 quiet panic=-1", NULL };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSubprocess) p = NULL;
+    g_autoptr(GString) out = g_string_new(NULL);
+    gint64 deadline = g_get_monotonic_time() + PROBE_TIMEOUT_MS * 1000;
+    int fd;
+    bool timed_out = false, eof = false;
+
+    if (!qemu) {
+        *why = g_strdup("qemu-system-x86_64 is not in $PATH");
+        return false;
+    }
+    if (!(p = g_subprocess_newv(argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                G_SUBPROCESS_FLAGS_STDERR_MERGE, &err))) {
+        *why = g_strdup_printf("cannot run %s: %s", qemu, err->message);
+        return false;
+    }
+    fd = g_unix_input_stream_get_fd(G_UNIX_INPUT_STREAM(g_subprocess_get_stdout_pipe(p)));
+    for (;;) {
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+        char buf[4096];
+        ssize_t n;
+
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        if (poll(&pfd, 1, left) < 0 && errno != EINTR)
+            break;
+        if (!(pfd.revents & (POLLIN | POLLHUP)))
+            continue;
+        if ((n = read(fd, buf, sizeof(buf))) <= 0) {
+            /* QEMU closed its stdout: it is exiting by itself. */
+            eof = n == 0;
+            break;
+        }
+        /* Only the end matters: the panic, or QEMU's complaint. */
+        g_string_append_len(out, buf, n);
+        if (out->len > 65536)
+            g_string_erase(out, 0, out->len - 65536);
+        if (strstr(out->str, "KVM internal error") || strstr(out->str, "emulation failure"))
+            break;
+    }
+    if (!eof)
+        g_subprocess_force_exit(p);
+    g_subprocess_wait(p, NULL, NULL);
+    if (g_subprocess_get_if_exited(p) && g_subprocess_get_exit_status(p) == 0 &&
+        strstr(out->str, "Kernel panic"))
+        return true;
+    if (timed_out) {
+        *why = g_strdup_printf("a probe guest booting the kernel under KVM got nowhere in %d s",
+                               PROBE_TIMEOUT_MS / 1000);
+    } else {
+        g_auto(GStrv) lines = g_strsplit(g_strstrip(out->str), "\n", -1);
+        guint n = g_strv_length(lines);
+        *why = g_strdup_printf("a probe guest booting the kernel under KVM failed: %s",
+                               n ? lines[n - 1] : "no output");
+    }
+    return false;
+}
+
+/* The probe's answer holds for this kernel until the host reboots
+ * (boot_id): a file per answer in the cache, "kvm" or "tcg REASON". */
+static char *
+probe_memo_path(const char *cachedir, const char *kernel)
+{
+    g_autofree char *boot_id = NULL;
+    g_autofree char *base = g_path_get_basename(kernel);
+
+    if (!g_file_get_contents("/proc/sys/kernel/random/boot_id", &boot_id, NULL, NULL))
+        return NULL;
+    return g_strdup_printf("%s/kvm-probe-%s-%s", cachedir, base, g_strstrip(boot_id));
+}
+
+static void
+prune_probe_memos(const char *cachedir, const char *keep)
+{
+    g_autoptr(GDir) dir = g_dir_open(cachedir, 0, NULL);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        g_autofree char *p = g_build_filename(cachedir, name, NULL);
+        if (g_str_has_prefix(name, "kvm-probe-") && !g_str_equal(p, keep))
+            unlink(p);
+    }
+}
+
+bool
+vsb_kvm_accel_probe(const char *cachedir, const char *kernel, char **why)
+{
+    g_autofree char *cpuinfo = NULL, *memo = NULL, *answer = NULL;
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     int api;
+    bool ok;
 
     if (fd < 0) {
         *why = g_strdup_printf("cannot open /dev/kvm: %s", g_strerror(errno));
@@ -381,10 +556,10 @@ vsb_kvm_accel_probe(char **why)
         *why = g_strdup_printf("/dev/kvm speaks KVM API %d, not %d", api, KVM_API_VERSION);
         return false;
     }
-    /* A paravirtualized KVM (PVM) offers /dev/kvm without hardware
-     * virtualization: it runs small test guests but a stock kernel
-     * dies in its instruction emulator (or QEMU aborts on "-cpu host").
-     * Real KVM always has vmx or svm. */
+    /* The cheap filter first.  A paravirtualized KVM (PVM) offers
+     * /dev/kvm without hardware virtualization: it runs small test
+     * guests but a stock kernel dies in its instruction emulator (or
+     * QEMU aborts on "-cpu host").  Real KVM always has vmx or svm. */
     if (g_file_get_contents("/proc/cpuinfo", &cpuinfo, NULL, NULL)) {
         g_autoptr(GRegex) re = g_regex_new("^flags\\s*:.*\\b(vmx|svm)\\b", G_REGEX_MULTILINE, 0,
                                            NULL);
@@ -394,5 +569,22 @@ vsb_kvm_accel_probe(char **why)
             return false;
         }
     }
-    return true;
+    /* Then the real one, once per kernel and host boot. */
+    memo = probe_memo_path(cachedir, kernel);
+    if (memo && g_file_get_contents(memo, &answer, NULL, NULL)) {
+        if (g_str_has_prefix(answer, "kvm"))
+            return true;
+        if (g_str_has_prefix(answer, "tcg ")) {
+            *why = g_strdup(g_strstrip(answer + 4));
+            return false;
+        }
+    }
+    ok = boot_probe(kernel, why);
+    if (memo) {
+        g_autofree char *text = ok ? g_strdup("kvm\n") : g_strdup_printf("tcg %s\n", *why);
+        /* Best effort: without a memo the next run probes again. */
+        if (vsb_kvm_write_atomic(memo, text, strlen(text), NULL))
+            prune_probe_memos(cachedir, memo);
+    }
+    return ok;
 }

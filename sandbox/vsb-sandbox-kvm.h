@@ -18,7 +18,8 @@
  *            built once, not on every run (vsb-sandbox-initrd.c).
  *   accel    KVM when it can run a stock kernel, else TCG: a /dev/kvm
  *            that exists proves nothing (a PVM host's cannot boot a
- *            stock kernel), see vsb_kvm_accel_probe().
+ *            stock kernel), see vsb_kvm_accel_probe(): a probe boot of
+ *            the kernel, its answer cached per kernel and host boot.
  *
  * The pure parts (bzImage header, decompression, ELF notes, cpio,
  * modules.dep) take memory and are unit-tested (tests/test-sandbox-kvm.c).
@@ -46,6 +47,15 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(VsbKvmKernel, vsb_kvm_kernel_clear)
  * @bootdir and @modroot are /boot and /lib/modules (tests pass others). */
 bool vsb_kvm_kernel_find(const char *bootdir, const char *modroot, const char *version,
                          VsbKvmKernel *k, GError **error);
+
+/* The kernel from the options: @image (NULL: vsb_kvm_kernel_find() in
+ * /boot), whose version is read from its header (and must match
+ * @version when given); @modroot (NULL: /lib/modules) holds VERSION/. */
+bool vsb_kvm_kernel_choose(const char *image, const char *modroot, const char *version,
+                           VsbKvmKernel *k, GError **error);
+/* The version a bzImage names in its header (the boot protocol's
+ * kernel_version string, up to its first space). */
+char *vsb_kvm_bzimage_version(const guint8 *img, gsize len, GError **error);
 
 /* Where the compressed kernel sits in a bzImage (boot protocol 2.08+:
  * setup_sects and payload_offset/payload_length). */
@@ -90,9 +100,11 @@ char *vsb_kvm_initrd_cached(const char *cachedir, const VsbKvmKernel *k, const c
  * $XDG_CACHE_HOME/virt-sandbox. */
 char *vsb_kvm_default_cachedir(void);
 
-/* Whether KVM can run a stock kernel here; false with *@why saying why
- * not (the caller warns and uses TCG). */
-bool vsb_kvm_accel_probe(char **why);
+/* Whether KVM can run @kernel (the vmlinux to boot) here; false with
+ * *@why saying why not (the caller warns and uses TCG).  Cheap tests
+ * first (/dev/kvm, vmx/svm), then a probe boot of @kernel under KVM,
+ * whose answer is kept in @cachedir until the host reboots. */
+bool vsb_kvm_accel_probe(const char *cachedir, const char *kernel, char **why);
 
 /* Write @data to @path through a temporary file and rename. */
 bool vsb_kvm_write_atomic(const char *path, const void *data, gsize len, GError **error);

@@ -298,6 +298,49 @@ vsb_seclabel_parse_lxc_contexts(const char *text, char **process, char **file)
     }
 }
 
+/* "u:r:t:level" -> "t" (empty when malformed). */
+static char *
+seclabel_type(const char *context)
+{
+    g_auto(GStrv) parts = g_strsplit(context, ":", 4);
+
+    return g_strdup(g_strv_length(parts) >= 3 ? parts[2] : "");
+}
+
+void
+vsb_seclabel_dynamic_bases(const char *label, const char *lxc_text,
+                           VsbSeclabelValidFunc valid, char **process, char **file)
+{
+    g_autofree char *lxc_process = NULL, *lxc_file = NULL, *want = NULL;
+    const char *pairs[3][2] = {
+        { VSB_SECLABEL_POLICY_PROCESS, VSB_SECLABEL_POLICY_FILE },
+        { NULL, NULL },
+        { VSB_SECLABEL_DEFAULT_PROCESS, VSB_SECLABEL_DEFAULT_FILE },
+    };
+    int first = -1, match = -1;
+
+    if (lxc_text)
+        vsb_seclabel_parse_lxc_contexts(lxc_text, &lxc_process, &lxc_file);
+    pairs[1][0] = lxc_process;
+    pairs[1][1] = lxc_file;
+    want = label ? seclabel_type(label) : NULL;
+    for (int i = 0; valid && i < 3 && match < 0; i++) {
+        g_autofree char *type = NULL;
+
+        if (!pairs[i][0] || !pairs[i][1] || !valid(pairs[i][0]) || !valid(pairs[i][1]))
+            continue;
+        if (first < 0)
+            first = i;
+        type = seclabel_type(pairs[i][0]);
+        if (!want || g_str_equal(type, want))
+            match = i;
+    }
+    if (match < 0)
+        match = first >= 0 ? first : 2;
+    *process = g_strdup(label ? label : pairs[match][0]);
+    *file = g_strdup(pairs[match][1]);
+}
+
 /* ------------------------------------------------------------------ */
 /* Leases                                                              */
 

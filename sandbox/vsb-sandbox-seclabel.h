@@ -48,6 +48,10 @@ G_BEGIN_DECLS
 #define VSB_MCS_CATEGORIES 1024
 #define VSB_SECLABEL_DEFAULT_PROCESS "system_u:system_r:svirt_lxc_net_t:s0"
 #define VSB_SECLABEL_DEFAULT_FILE "system_u:object_r:svirt_sandbox_file_t:s0"
+/* The types of our own policy module (selinux-policy/), preferred where
+ * the loaded policy has them. */
+#define VSB_SECLABEL_POLICY_PROCESS "system_u:system_r:virt_sandbox_lxc_t:s0"
+#define VSB_SECLABEL_POLICY_FILE "system_u:object_r:virt_sandbox_file_t:s0"
 #define VSB_MCS_LEASE_DIR RUNSTATEDIR "/virt-sandbox/mcs"
 
 /* Two distinct categories, c1 < c2. */
@@ -90,6 +94,19 @@ bool vsb_mcs_pick(GHashTable *used, GRand *rng, VsbMcsPair *pair);
 /* The "process" and "file" contexts of an lxc_contexts file's text
  * (lines KEY = "VALUE"; # comments); missing ones stay NULL. */
 void vsb_seclabel_parse_lxc_contexts(const char *text, char **process, char **file);
+/* Does the loaded policy know this context?  (security_check_context) */
+typedef bool (*VsbSeclabelValidFunc)(const char *context);
+/* The base labels of -s dynamic, process and file, from the first of
+ * these pairs whose two contexts @valid accepts: our module's
+ * (virt_sandbox_lxc_t, virt_sandbox_file_t), lxc_contexts' (@lxc_text,
+ * may be NULL), libvirt's classic ones (svirt_lxc_net_t,
+ * svirt_sandbox_file_t, also the answer when none is valid).  With
+ * -s label=@label the process is @label, and the file that of the
+ * first valid pair whose process has @label's type (a base whose files
+ * the process may use), else of the first valid pair.  @valid NULL
+ * (SELinux off: nothing to ask) takes the classic pair. */
+void vsb_seclabel_dynamic_bases(const char *label, const char *lxc_text,
+                                VsbSeclabelValidFunc valid, char **process, char **file);
 
 /* --- leases ------------------------------------------------------ */
 

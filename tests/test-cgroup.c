@@ -197,6 +197,40 @@ test_blkio_weight_to_io_weight(void)
     g_assert_cmpuint(n, >, 5);
 }
 
+/* systemd's unit names of a domain under systemd, and the paths the
+ * daemon looks for its cgroup at. */
+static void
+test_unit_names(void)
+{
+    g_autofree char *text = read_data("unit-names.txt");
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_auto(GStrv) rels = vsb_cgroup_domain_rel_paths(NULL, "vsb-sd1");
+    guint n = 0;
+
+    for (guint i = 0; lines[i]; i++) {
+        g_auto(GStrv) f = NULL;
+        const char *partition;
+        g_autofree char *slice = NULL;
+        g_autofree char *scope = NULL;
+
+        if (!lines[i][0] || lines[i][0] == '#')
+            continue;
+        f = g_strsplit(lines[i], " ", -1);
+        g_assert_cmpuint(g_strv_length(f), ==, 4);
+        g_test_message("%s", lines[i]);
+        partition = g_str_equal(f[0], "-") ? NULL : f[0];
+        slice = vsb_cgroup_slice_name(partition);
+        scope = vsb_cgroup_scope_name(partition, f[1]);
+        g_assert_cmpstr(slice, ==, f[2]);
+        g_assert_cmpstr(scope, ==, f[3]);
+        n++;
+    }
+    g_assert_cmpuint(n, >, 5);
+    g_assert_cmpuint(g_strv_length(rels), ==, 2);
+    g_assert_cmpstr(rels[0], ==, "machine/vsb-sd1.virt-sandbox");
+    g_assert_cmpstr(rels[1], ==, "machine.slice/machine-vsb\\x2dsd1.scope");
+}
+
 /* <numatune> nodesets as set_mempolicy(2) takes them. */
 static void
 test_numa_nodeset(void)
@@ -1571,6 +1605,7 @@ main(int argc, char **argv)
     g_test_add_func("/cgroup/shares-to-weight", test_shares_to_weight);
     g_test_add_func("/cgroup/blkio-weight-to-io-weight", test_blkio_weight_to_io_weight);
     g_test_add_func("/cgroup/numa-nodeset", test_numa_nodeset);
+    g_test_add_func("/cgroup/unit-names", test_unit_names);
     for (guint i = 0; i < G_N_ELEMENTS(stats_cases); i++) {
         g_autofree char *path = g_strdup_printf("/cgroup/stats/%s", stats_cases[i]);
         g_test_add_data_func(path, stats_cases[i], test_stats);

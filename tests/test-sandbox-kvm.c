@@ -2,10 +2,13 @@
  * test-sandbox-kvm.c: the pure parts of what a KVM sandbox boots:
  * modules.dep resolution (tests/kvmdata/resolve.txt), the cpio writer
  * (read back by a reader written here), bzImage payloads with each
- * compression, the PVH note check; the KVM builder's domain and init
- * config from tests/kvmdata/builder/NAME.cfg (expected NAME.xml and
- * NAME.init; VSB_TEST_REGENERATE=1 rewrites them, then review the
- * diff; with-mount.cfg, a host-image mount, must be refused).
+ * compression, the PVH note check, the kernel version in a bzImage's
+ * header and the kernel chosen from --kernpath/--kmodpath/--kernver;
+ * the KVM builder's domain and init config from
+ * tests/kvmdata/builder/NAME.cfg (expected NAME.xml and NAME.init;
+ * VSB_TEST_REGENERATE=1 rewrites them, then review the diff); the
+ * configs of tests/kvmdata/refuse/ must be refused with the error their
+ * first line ("# expect: TEXT") gives.
  */
 #include <config.h>
 
@@ -386,20 +389,114 @@ test_builder(gconstpointer data)
 }
 
 static void
-test_builder_refuses(void)
+test_builder_refuses(gconstpointer data)
 {
-    g_autofree char *dir = vsb_test_data_dir("kvmdata");
-    g_autofree char *cfg = g_strdup_printf("%s/builder/with-mount.cfg", dir);
+    const char *cfg = data;
+    g_autofree char *text = vsb_test_read_file(cfg);
+    g_autofree char *expect = NULL;
     g_autoptr(GError) error = NULL;
     g_autoptr(VsbSandboxConfig) config = vsb_sandbox_config_load(cfg, &error);
     g_autoptr(VsbSandboxBuilder) b = kvm_builder();
     g_autoptr(GVirConfigDomain) dom = NULL;
 
+    g_assert_true(g_str_has_prefix(text, "# expect: "));
+    expect = g_strndup(text + strlen("# expect: "), strcspn(text, "\n") - strlen("# expect: "));
     g_assert_no_error(error);
     dom = vsb_sandbox_builder_construct(b, config, TEST_STATEDIR, &error);
     g_assert_null(dom);
-    g_assert_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED);
-    g_assert_nonnull(strstr(error->message, "mount on /data: KVM sandboxes do not support host-image"));
+    g_assert_nonnull(error);
+    if (!strstr(error->message, expect))
+        g_error("%s: expected an error containing '%s', got '%s'", cfg, expect, error->message);
+}
+
+/* A bzImage header naming @version (NULL: none), nothing else. */
+static GBytes *
+version_header(const char *version)
+{
+    guint8 *img = g_malloc0(0x400);
+
+    memcpy(img + 0x202, "HdrS", 4);
+    img[0x206] = 0x0f;
+    img[0x207] = 0x02;
+    if (version) {
+        /* kernel_version: the string's offset, less 0x200 */
+        img[0x20e] = 0x00;
+        img[0x20f] = 0x01;
+        g_strlcpy((char *)img + 0x300, version, 0x100);
+    }
+    return g_bytes_new_take(img, 0x400);
+}
+
+static void
+test_bzimage_version(void)
+{
+    g_autoptr(GBytes) good = version_header("6.1.0-56-amd64 (debian-kernel@lists.debian.org) #1");
+    g_autoptr(GBytes) bare = version_header("6.9.1");
+    g_autoptr(GBytes) none = version_header(NULL);
+    g_autoptr(GBytes) slash = version_header("../../etc #1");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *v = NULL, *v2 = NULL;
+
+    v = vsb_kvm_bzimage_version(g_bytes_get_data(good, NULL), g_bytes_get_size(good), &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(v, ==, "6.1.0-56-amd64");
+    v2 = vsb_kvm_bzimage_version(g_bytes_get_data(bare, NULL), g_bytes_get_size(bare), &error);
+    g_assert_cmpstr(v2, ==, "6.9.1");
+    g_assert_null(vsb_kvm_bzimage_version(g_bytes_get_data(none, NULL), g_bytes_get_size(none),
+                                          &error));
+    g_assert_nonnull(strstr(error->message, "names no kernel version"));
+    g_clear_error(&error);
+    g_assert_null(vsb_kvm_bzimage_version(g_bytes_get_data(slash, NULL),
+                                          g_bytes_get_size(slash), &error));
+    g_assert_nonnull(strstr(error->message, "malformed"));
+    g_clear_error(&error);
+    g_assert_null(vsb_kvm_bzimage_version((const guint8 *)"MZ", 2, &error));
+    g_assert_nonnull(strstr(error->message, "not a bzImage"));
+}
+
+/* --kernpath (version from the image), --kmodpath, --kernver. */
+static void
+test_kernel_choose(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("vsb-kvm-XXXXXX", NULL);
+    g_autofree char *image = g_build_filename(dir, "my-kernel", NULL);
+    g_autofree char *mods = g_build_filename(dir, "mods", NULL);
+    g_autofree char *moddir = g_build_filename(mods, "6.9.1-test", NULL);
+    g_autofree char *dep = g_build_filename(moddir, "modules.dep", NULL);
+    g_autoptr(GBytes) hdr = version_header("6.9.1-test #2 SMP");
+    g_autoptr(GError) error = NULL;
+    g_auto(VsbKvmKernel) k = { 0 };
+
+    g_assert_nonnull(dir);
+    g_assert_true(g_file_set_contents(image, g_bytes_get_data(hdr, NULL),
+                                      g_bytes_get_size(hdr), NULL));
+    g_assert_false(vsb_kvm_kernel_choose(image, mods, NULL, &k, &error));
+    g_assert_nonnull(strstr(error->message, "(version 6.9.1-test) has no modules"));
+    g_clear_error(&error);
+
+    g_assert_cmpint(g_mkdir_with_parents(moddir, 0755), ==, 0);
+    g_assert_true(g_file_set_contents(dep, "", 0, NULL));
+    g_assert_true(vsb_kvm_kernel_choose(image, mods, NULL, &k, &error));
+    g_assert_no_error(error);
+    g_assert_cmpstr(k.version, ==, "6.9.1-test");
+    g_assert_cmpstr(k.image, ==, image);
+    g_assert_cmpstr(k.moddir, ==, moddir);
+    vsb_kvm_kernel_clear(&k);
+
+    g_assert_true(vsb_kvm_kernel_choose(image, mods, "6.9.1-test", &k, &error));
+    vsb_kvm_kernel_clear(&k);
+    g_assert_false(vsb_kvm_kernel_choose(image, mods, "6.1.0-56-amd64", &k, &error));
+    g_assert_nonnull(strstr(error->message, "is version 6.9.1-test, not 6.1.0-56-amd64"));
+    g_clear_error(&error);
+    g_assert_false(vsb_kvm_kernel_choose(dep, mods, NULL, &k, &error));
+    g_assert_nonnull(strstr(error->message, "not a bzImage"));
+    g_clear_error(&error);
+
+    g_assert_cmpint(unlink(dep), ==, 0);
+    g_assert_cmpint(rmdir(moddir), ==, 0);
+    g_assert_cmpint(rmdir(mods), ==, 0);
+    g_assert_cmpint(unlink(image), ==, 0);
+    g_assert_cmpint(rmdir(dir), ==, 0);
 }
 
 /* Without prepare (no kernel chosen) construct says so. */
@@ -419,6 +516,45 @@ test_builder_unprepared(void)
     g_assert_nonnull(strstr(error->message, "no kernel and initrd chosen"));
 }
 
+/* The builder a URI gives: qemu:///system labels QEMU root (DAC
+ * +0:+0), a session's QEMU is the user's own and takes no label (a
+ * session daemon has no DAC driver and refuses one). */
+static void
+test_builder_session(void)
+{
+    static const struct {
+        const char *uri;
+        bool labelled;
+    } cases[] = {
+        { "qemu:///system", true },
+        { "qemu:///session", false },
+        { "qemu+ssh://host/session", false },
+        { "qemu+ssh://host/system", true },
+    };
+    g_autofree char *dir = vsb_test_data_dir("kvmdata");
+    g_autofree char *cfg = g_strdup_printf("%s/builder/minimal.cfg", dir);
+
+    for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VsbSandboxConfig) config = vsb_sandbox_config_load(cfg, &error);
+        g_autoptr(VsbSandboxBuilder) b = vsb_sandbox_builder_for_uri(cases[i].uri, &error);
+        g_autoptr(GVirConfigDomain) dom = NULL;
+        g_autofree char *xml = NULL;
+
+        g_assert_no_error(error);
+        vsb_sandbox_builder_set_init_path(b, TEST_INIT);
+        vsb_sandbox_builder_kvm_set_boot(VSB_SANDBOX_BUILDER_KVM(b), "/vmlinux", "/initrd",
+                                         false);
+        dom = vsb_sandbox_builder_construct(b, config, TEST_STATEDIR, &error);
+        g_assert_no_error(error);
+        xml = gvir_config_object_to_xml(GVIR_CONFIG_OBJECT(dom));
+        if ((strstr(xml, "<seclabel") != NULL) != cases[i].labelled ||
+            (strstr(xml, "+0:+0") != NULL) != cases[i].labelled)
+            g_error("%s: expected %s DAC label, got:\n%s", cases[i].uri,
+                    cases[i].labelled ? "the +0:+0" : "no", xml);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -433,7 +569,29 @@ main(int argc, char **argv)
     g_test_add_data_func("/kvm/builder/minimal", "minimal", test_builder);
     g_test_add_data_func("/kvm/builder/memory-debug", "memory-debug", test_builder);
     g_test_add_data_func("/kvm/builder/mounts", "mounts", test_builder);
-    g_test_add_func("/kvm/builder/refuses-mounts", test_builder_refuses);
+    g_test_add_data_func("/kvm/builder/images", "images", test_builder);
+    g_test_add_data_func("/kvm/builder/vm-options", "vm-options", test_builder);
+    g_test_add_data_func("/kvm/builder/virtiofs", "virtiofs", test_builder);
+    g_test_add_func("/kvm/builder/session", test_builder_session);
+    g_test_add_func("/kvm/bzimage/version", test_bzimage_version);
+    g_test_add_func("/kvm/kernel/choose", test_kernel_choose);
+    {
+        g_autofree char *dir = vsb_test_data_dir("kvmdata");
+        g_autofree char *refuse = g_build_filename(dir, "refuse", NULL);
+        g_autoptr(GDir) d = g_dir_open(refuse, 0, NULL);
+        const char *name;
+
+        g_assert_nonnull(d);
+        while ((name = g_dir_read_name(d))) {
+            g_autofree char *tpath = NULL;
+            if (!g_str_has_suffix(name, ".cfg"))
+                continue;
+            tpath = g_strdup_printf("/kvm/builder/refuses/%.*s", (int)(strlen(name) - 4), name);
+            /* Leaked on purpose: the test data lives as long as the run. */
+            g_test_add_data_func(tpath, g_build_filename(refuse, name, NULL),
+                                 test_builder_refuses);
+        }
+    }
     g_test_add_func("/kvm/builder/unprepared", test_builder_unprepared);
     return g_test_run();
 }

@@ -186,6 +186,67 @@ test_lxc_contexts(void)
     g_assert_null(file);
 }
 
+/* A policy that knows the types listed in valid_types. */
+static const char *const *valid_types;
+
+static bool
+fake_valid(const char *context)
+{
+    for (size_t i = 0; valid_types[i]; i++)
+        if (strstr(context, valid_types[i]))
+            return true;
+    return false;
+}
+
+static void
+check_bases(const char *label, const char *lxc, VsbSeclabelValidFunc valid,
+            const char *want_process, const char *want_file)
+{
+    g_autofree char *process = NULL, *file = NULL;
+
+    vsb_seclabel_dynamic_bases(label, lxc, valid, &process, &file);
+    g_assert_cmpstr(process, ==, want_process);
+    g_assert_cmpstr(file, ==, want_file);
+}
+
+static void
+test_dynamic_bases(void)
+{
+    static const char *const ours[] = { ":virt_sandbox_lxc_t:", ":virt_sandbox_file_t:",
+                                        ":svirt_t:", NULL };
+    static const char *const debian[] = { ":svirt_lxc_net_t:", ":svirt_sandbox_file_t:", NULL };
+    static const char *const fedora[] = { ":container_t:", ":container_file_t:",
+                                          ":svirt_lxc_net_t:", ":svirt_sandbox_file_t:", NULL };
+    static const char *const none[] = { NULL };
+    const char *lxc = "process = \"system_u:system_r:container_t:s0\"\n"
+                      "file = \"system_u:object_r:container_file_t:s0\"\n";
+
+    /* SELinux off: the classic pair, or the given process label. */
+    check_bases(NULL, lxc, NULL, VSB_SECLABEL_DEFAULT_PROCESS, VSB_SECLABEL_DEFAULT_FILE);
+    check_bases("u:r:x_t:s0", NULL, NULL, "u:r:x_t:s0", VSB_SECLABEL_DEFAULT_FILE);
+    /* Our module loaded: its pair, even when lxc_contexts names types
+     * the policy lacks (Debian's names container_t, which it has not). */
+    valid_types = ours;
+    check_bases(NULL, lxc, fake_valid, VSB_SECLABEL_POLICY_PROCESS, VSB_SECLABEL_POLICY_FILE);
+    check_bases("system_u:system_r:virt_sandbox_lxc_t:s0", lxc, fake_valid,
+                "system_u:system_r:virt_sandbox_lxc_t:s0", VSB_SECLABEL_POLICY_FILE);
+    /* A label of another type: the first valid pair's file. */
+    check_bases("u:r:svirt_t:s0", lxc, fake_valid, "u:r:svirt_t:s0", VSB_SECLABEL_POLICY_FILE);
+    /* lxc_contexts' pair where the policy has it, the label's type
+     * picking the pair. */
+    valid_types = fedora;
+    check_bases(NULL, lxc, fake_valid, "system_u:system_r:container_t:s0",
+                "system_u:object_r:container_file_t:s0");
+    check_bases("system_u:system_r:svirt_lxc_net_t:s0:c1,c2", lxc, fake_valid,
+                "system_u:system_r:svirt_lxc_net_t:s0:c1,c2", VSB_SECLABEL_DEFAULT_FILE);
+    /* The classic pair. */
+    valid_types = debian;
+    check_bases(NULL, lxc, fake_valid, VSB_SECLABEL_DEFAULT_PROCESS, VSB_SECLABEL_DEFAULT_FILE);
+    /* Nothing valid: the classic pair (the relabelling then says why). */
+    valid_types = none;
+    check_bases(NULL, NULL, fake_valid, VSB_SECLABEL_DEFAULT_PROCESS, VSB_SECLABEL_DEFAULT_FILE);
+}
+
 static char *
 make_tmpdir(void)
 {
@@ -327,6 +388,7 @@ main(int argc, char **argv)
     g_test_add_func("/sandbox/seclabel/pair-index", test_pair_index);
     g_test_add_func("/sandbox/seclabel/pick", test_pick);
     g_test_add_func("/sandbox/seclabel/lxc-contexts", test_lxc_contexts);
+    g_test_add_func("/sandbox/seclabel/dynamic-bases", test_dynamic_bases);
     g_test_add_func("/sandbox/seclabel/leases", test_leases);
     g_test_add_func("/sandbox/seclabel/leases-concurrent", test_leases_concurrent);
     return g_test_run();

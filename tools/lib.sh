@@ -72,3 +72,51 @@ vsb_build() {
     vsb_say "make -j2 (in $builddir)"
     make -C "$builddir" -j2
 }
+
+# Whether a UNIX socket accepts connections (a daemon answers there).
+vsb_socket_answers() {
+    /usr/bin/python3 - "$1" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+try:
+    s.connect(sys.argv[1])
+except OSError:
+    sys.exit(1)
+PY
+}
+
+# Wait up to 30 s for $2's socket $1; $3 names the log to read on failure.
+vsb_wait_socket() {
+    local tries=300
+    while [ "$tries" -gt 0 ]; do
+        vsb_socket_answers "$1" && return 0
+        sleep 0.1
+        tries=$((tries - 1))
+    done
+    printf 'error: %s did not answer at %s within 30 s (see %s)\n' "$2" "$1" "$3" >&2
+    return 1
+}
+
+# qemu:///system for KVM sandboxes: libvirt never starts a daemon for
+# root, and without systemd nothing else does, so start virtlogd and
+# libvirtd when their sockets do not answer (a second call finds them
+# and does nothing).  libvirtd runs under tools/subreaper: it waits for
+# each QEMU's exit until the zombie is reaped, and a PID 1 that reaps
+# slowly (as on our test machines) would delay every sandbox's end.
+# The daemons outlive the caller (their own session), logging to
+# /var/log/libvirt/.
+vsb_start_libvirtd() {
+    local logdir=/var/log/libvirt
+    mkdir -p "$logdir" /run/libvirt || return 1
+    if ! vsb_socket_answers /run/libvirt/virtlogd-sock; then
+        vsb_say "starting virtlogd (log: $logdir/virtlogd.out)"
+        setsid -f /usr/sbin/virtlogd </dev/null >>"$logdir/virtlogd.out" 2>&1 || return 1
+        vsb_wait_socket /run/libvirt/virtlogd-sock virtlogd "$logdir/virtlogd.out" || return 1
+    fi
+    if ! vsb_socket_answers /run/libvirt/libvirt-sock; then
+        vsb_say "starting libvirtd under tools/subreaper (log: $logdir/libvirtd.out)"
+        setsid -f "$VSB_SRCDIR/tools/subreaper" /usr/sbin/libvirtd \
+            </dev/null >>"$logdir/libvirtd.out" 2>&1 || return 1
+        vsb_wait_socket /run/libvirt/libvirt-sock libvirtd "$logdir/libvirtd.out" || return 1
+    fi
+}

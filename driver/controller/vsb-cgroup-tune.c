@@ -35,8 +35,8 @@ vsb_cgroup_payload_open(const char *partition, const char *name, GError **error)
     g_autofree char *mountinfo = NULL;
     g_autoptr(GPtrArray) hs = NULL;
     g_autoptr(VsbCgroupPayload) p = g_new0(VsbCgroupPayload, 1);
-    g_autofree char *rel = g_strdup_printf("%s/%s.virt-sandbox/payload",
-                                           partition ? partition : "machine", name);
+    /* our layout, or the systemd scope the controller ran in */
+    g_auto(GStrv) rels = vsb_cgroup_domain_rel_paths(partition, name);
 
     if (!(mountinfo = vsb_file_read_all("/proc/self/mountinfo", NULL, error)) ||
         !(hs = vsb_cgroup_parse_mountinfo(mountinfo, error)))
@@ -48,10 +48,15 @@ vsb_cgroup_payload_open(const char *partition, const char *name, GError **error)
      * daemon and its controllers sitting at the root of each. */
     for (guint i = 0; i < hs->len; i++) {
         const VsbCgroupHierarchy *h = hs->pdata[i];
-        g_autofree char *dir = g_build_filename(h->mount_point, rel, NULL);
+        g_autofree char *dir = NULL;
         char *ctrls;
 
-        if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+        for (guint j = 0; rels[j] && !dir; j++) {
+            dir = g_build_filename(h->mount_point, rels[j], "payload", NULL);
+            if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+                g_clear_pointer(&dir, g_free);
+        }
+        if (!dir)
             continue;
         if (h->version == VSB_CGROUP_VERSION_2) {
             g_autofree char *path = g_build_filename(dir, "cgroup.controllers", NULL);

@@ -5,7 +5,8 @@
  *
  * The daemon is not the controller's process and holds no VsbCgroup:
  * the payload directories are found again from the domain's name and
- * the partition, in the layout vsb-cgroup.h describes.  Each
+ * the partition, in the layouts vsb-cgroup.h describes (ours, or the
+ * systemd scope's).  Each
  * controller is driven through the hierarchy owning it: v1 first
  * (a hybrid host's cgroup2 owns none of these), else v2 where the
  * controller is enabled in payload.

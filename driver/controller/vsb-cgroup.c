@@ -59,11 +59,14 @@ typedef struct {
     char *own_dir;           /* where the creating process was; NULL if outside the mount */
     bool created;            /* we made domain_dir, so destroy removes it */
     bool touched;            /* we made (or found) partition_dir */
+    bool delegated;          /* domain_dir is systemd's scope (own_dir): only the
+                              * leaves are ours */
 } VsbCgroupNode;
 
 struct _VsbCgroup {
     char *name;
     char *partition;
+    char *delegated_unit;    /* VsbCgroupConfig.delegated_unit */
     GPtrArray *hierarchies;  /* VsbCgroupHierarchy */
     GPtrArray *nodes;        /* VsbCgroupNode, same order */
     int bpf_fd;              /* v2 device program, attached to payload */
@@ -71,6 +74,64 @@ struct _VsbCgroup {
 
 /* ------------------------------------------------------------------ */
 /* Pure parsers                                                        */
+
+/* systemd's unit name escaping: '/' becomes '-', a leading '.' and every
+ * byte outside [A-Za-z0-9:_.] (so '-' and '\\' too) becomes \xXX. */
+static void
+append_unit_escaped(GString *out, const char *s)
+{
+    for (const char *c = s; *c; c++) {
+        if (*c == '/')
+            g_string_append_c(out, '-');
+        else if ((*c == '.' && c == s) || !(g_ascii_isalnum(*c) || strchr(":_.", *c)))
+            g_string_append_printf(out, "\\x%02x", (unsigned char)*c);
+        else
+            g_string_append_c(out, *c);
+    }
+}
+
+static const char *
+partition_or_default(const char *partition)
+{
+    if (!partition)
+        return VSB_CGROUP_DEFAULT_PARTITION;
+    return partition[0] == '/' ? partition + 1 : partition;
+}
+
+char *
+vsb_cgroup_slice_name(const char *partition)
+{
+    GString *out = g_string_new(NULL);
+
+    append_unit_escaped(out, partition_or_default(partition));
+    g_string_append(out, ".slice");
+    return g_string_free(out, FALSE);
+}
+
+char *
+vsb_cgroup_scope_name(const char *partition, const char *name)
+{
+    GString *out = g_string_new(NULL);
+
+    append_unit_escaped(out, partition_or_default(partition));
+    g_string_append_c(out, '-');
+    append_unit_escaped(out, name);
+    g_string_append(out, ".scope");
+    return g_string_free(out, FALSE);
+}
+
+GStrv
+vsb_cgroup_domain_rel_paths(const char *partition, const char *name)
+{
+    g_autofree char *slice = vsb_cgroup_slice_name(partition);
+    g_autofree char *scope = vsb_cgroup_scope_name(partition, name);
+    char **out = g_new0(char *, 3);
+
+    out[0] = g_strdup_printf("%s/%s" VSB_CGROUP_DOMAIN_SUFFIX, partition_or_default(partition),
+                             name);
+    out[1] = g_strdup_printf("%s/%s", slice, scope);
+    return out;
+}
 
 void
 vsb_cgroup_hierarchy_free(VsbCgroupHierarchy *h)
@@ -568,6 +629,7 @@ vsb_cgroup_free(VsbCgroup *cg)
     g_clear_pointer(&cg->hierarchies, g_ptr_array_unref);
     g_free(cg->name);
     g_free(cg->partition);
+    g_free(cg->delegated_unit);
     g_free(cg);
 }
 
@@ -605,6 +667,19 @@ own_dir_of(const VsbCgroupHierarchy *h)
     return g_build_filename(h->mount_point, rest, NULL);
 }
 
+/* Did systemd put us in the delegated unit in this hierarchy?  (A v1
+ * controller it does not manage leaves us where we were.) */
+static bool
+in_delegated_unit(const VsbCgroup *cg, const VsbCgroupNode *n)
+{
+    g_autofree char *base = NULL;
+
+    if (!cg->delegated_unit || !n->own_dir || !n->h->own_path)
+        return false;
+    base = g_path_get_basename(n->h->own_path);
+    return g_str_equal(base, cg->delegated_unit);
+}
+
 static bool
 load_hierarchies(VsbCgroup *cg, GError **error)
 {
@@ -634,12 +709,18 @@ load_hierarchies(VsbCgroup *cg, GError **error)
         VsbCgroupNode *n = g_new0(VsbCgroupNode, 1);
 
         n->h = h;
-        n->partition_dir = g_build_filename(h->mount_point, cg->partition, NULL);
-        n->domain_dir = g_strdup_printf("%s/%s" VSB_CGROUP_DOMAIN_SUFFIX,
-                                        n->partition_dir, cg->name);
+        n->own_dir = own_dir_of(h);
+        if (in_delegated_unit(cg, n)) {
+            n->delegated = true;
+            n->domain_dir = g_strdup(n->own_dir);
+            n->partition_dir = g_path_get_dirname(n->own_dir);
+        } else {
+            n->partition_dir = g_build_filename(h->mount_point, cg->partition, NULL);
+            n->domain_dir = g_strdup_printf("%s/%s" VSB_CGROUP_DOMAIN_SUFFIX,
+                                            n->partition_dir, cg->name);
+        }
         n->supervisor_dir = g_build_filename(n->domain_dir, "supervisor", NULL);
         n->payload_dir = g_build_filename(n->domain_dir, "payload", NULL);
-        n->own_dir = own_dir_of(h);
         g_ptr_array_add(cg->nodes, n);
 
         if (h->version == VSB_CGROUP_VERSION_2) {
@@ -671,7 +752,8 @@ remove_stale(VsbCgroup *cg, GError **error)
         VsbCgroupNode *n = g_ptr_array_index(cg->nodes, i);
         bool populated = false;
 
-        if (access(n->domain_dir, F_OK) < 0)
+        /* (a fresh scope, holding us) */
+        if (n->delegated || access(n->domain_dir, F_OK) < 0)
             continue;
         if (!dir_populated(n, n->domain_dir, &populated, error))
             return false;
@@ -684,7 +766,7 @@ remove_stale(VsbCgroup *cg, GError **error)
     }
     for (guint i = 0; i < cg->nodes->len; i++) {
         VsbCgroupNode *n = g_ptr_array_index(cg->nodes, i);
-        if (!rmdir_tree(n->domain_dir, deadline, error))
+        if (!n->delegated && !rmdir_tree(n->domain_dir, deadline, error))
             return false;
     }
     return true;
@@ -701,6 +783,16 @@ make_dir(const char *dir, GError **error)
 static bool
 node_make_dirs(VsbCgroup *cg, VsbCgroupNode *n, GError **error)
 {
+    if (n->delegated) {
+        g_autofree char *self = g_strdup_printf("%d", (int)getpid());
+
+        /* systemd made the scope; "created": the leaves are ours.  We
+         * leave the scope's own cgroup at once: v2 enables controllers
+         * for its children only once it holds no process. */
+        n->created = true;
+        return make_dir(n->supervisor_dir, error) && make_dir(n->payload_dir, error) &&
+               vsb_file_write_str_at(n->supervisor_dir, "cgroup.procs", self, error);
+    }
     n->touched = true;
     for (int attempt = 1;; attempt++) {
         if (mkdir(n->partition_dir, 0755) < 0 && errno != EEXIST)
@@ -772,6 +864,25 @@ subtree_enable(const char *dir, const char *controller, GError **error)
         return true;
     cmd = g_strdup_printf("+%s", controller);
     return vsb_file_write_str_at(dir, "cgroup.subtree_control", cmd, error);
+}
+
+/* v2: enable no controller in @dir's children, so that a process may
+ * join @dir itself. */
+static bool
+subtree_disable_all(const char *dir, GError **error)
+{
+    g_autofree char *text = read_at(dir, "cgroup.subtree_control", error);
+    g_auto(GStrv) enabled = NULL;
+    g_autoptr(GString) cmd = g_string_new(NULL);
+
+    if (!text)
+        return false;
+    enabled = g_strsplit_set(g_strstrip(text), " ", -1);
+    for (guint i = 0; enabled[i]; i++) {
+        if (enabled[i][0])
+            g_string_append_printf(cmd, "%s-%s", cmd->len ? " " : "", enabled[i]);
+    }
+    return cmd->len == 0 || vsb_file_write_str_at(dir, "cgroup.subtree_control", cmd->str, error);
 }
 
 static bool
@@ -1026,6 +1137,8 @@ check_config(const VsbCgroupConfig *cfg, GError **error)
         if (!check_name("partition", p, error))
             return false;
     }
+    if (cfg->delegated_unit && !check_name("unit", cfg->delegated_unit, error))
+        return false;
     if (cfg->cpu_shares && (cfg->cpu_shares < 2 || cfg->cpu_shares > 262144)) {
         g_set_error(error, VSB_ERROR, VSB_ERROR_INVALID,
                     "Invalid CPU shares %llu: expected 2 to 262144", cfg->cpu_shares);
@@ -1078,6 +1191,7 @@ vsb_cgroup_create(const VsbCgroupConfig *cfg, GError **error)
     cg->bpf_fd = -1;
     cg->name = g_strdup(cfg->name);
     cg->partition = g_strdup(partition[0] == '/' ? partition + 1 : partition);
+    cg->delegated_unit = g_strdup(cfg->delegated_unit);
 
     if (!load_hierarchies(cg, error))
         return NULL;
@@ -1370,6 +1484,16 @@ vsb_cgroup_destroy(VsbCgroup *cg, GError **error)
 
         if (!n->created)
             continue;
+        /* Back to the scope's own cgroup: on v2 only once it enables no
+         * controller for children (no internal processes), which needs
+         * payload gone first. */
+        if (n->delegated && node_is_v2(n) &&
+            (!rmdir_tree(n->payload_dir, deadline, &local) ||
+             !subtree_disable_all(n->domain_dir, &local))) {
+            if (!first)
+                first = g_steal_pointer(&local);
+            continue;
+        }
         if (!n->own_dir) {
             if (!first)
                 g_set_error(&first, VSB_ERROR, VSB_ERROR_NOT_FOUND,
@@ -1381,23 +1505,38 @@ vsb_cgroup_destroy(VsbCgroup *cg, GError **error)
             first = g_steal_pointer(&local);
     }
 
-    /* Wait (briefly) for what was just killed or moved out. */
+    /* Wait (briefly) for what was just killed or moved out.  (A
+     * delegated domain cgroup holds us: its leaves are what must empty.) */
     for (guint i = 0; i < cg->nodes->len; i++) {
         VsbCgroupNode *n = g_ptr_array_index(cg->nodes, i);
-        bool populated = true;
+        const char *const dirs[] = {
+            n->delegated ? n->supervisor_dir : n->domain_dir,
+            n->delegated ? n->payload_dir : NULL,
+        };
 
-        while (n->created && g_get_monotonic_time() < deadline &&
-               dir_populated(n, n->domain_dir, &populated, NULL) && populated)
-            g_usleep(10 * 1000);
+        for (guint j = 0; n->created && j < G_N_ELEMENTS(dirs) && dirs[j]; j++) {
+            bool populated = true;
+
+            while (g_get_monotonic_time() < deadline &&
+                   dir_populated(n, dirs[j], &populated, NULL) && populated)
+                g_usleep(10 * 1000);
+        }
     }
 
     for (guint i = 0; i < cg->nodes->len; i++) {
         VsbCgroupNode *n = g_ptr_array_index(cg->nodes, i);
         g_autoptr(GError) local = NULL;
+        bool ok;
 
         if (!n->created)
             continue;
-        if (rmdir_tree(n->domain_dir, deadline, &local))
+        /* The scope itself is systemd's: it goes once empty. */
+        if (n->delegated)
+            ok = rmdir_tree(n->payload_dir, deadline, &local) &&
+                 rmdir_tree(n->supervisor_dir, deadline, &local);
+        else
+            ok = rmdir_tree(n->domain_dir, deadline, &local);
+        if (ok)
             n->created = false;
         else if (!first)
             first = g_steal_pointer(&local);

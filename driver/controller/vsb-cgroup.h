@@ -8,6 +8,17 @@
  *   <root>/<partition>/<name>.virt-sandbox/supervisor  the controller
  *   <root>/<partition>/<name>.virt-sandbox/payload     the container
  *
+ * Under systemd the controller first moves itself into a transient
+ * scope with Delegate=yes (vsb-ctl-machined.h) and the scope is the
+ * domain cgroup wherever systemd put it (cfg->delegated_unit):
+ *
+ *   <root>/<partition>.slice/<partition>-<name>.scope/{supervisor,payload}
+ *
+ * systemd made that cgroup and removes it once the scope is empty; we
+ * make and remove only the two leaves.  Hierarchies where systemd did
+ * not put the scope (v1 controllers it does not manage) keep the layout
+ * above.
+ *
  * Limits go on "payload", so limiting or freezing the container never
  * touches its supervisor, and v2's no-internal-processes rule holds
  * (the domain cgroup itself holds no process).  Each controller is
@@ -52,6 +63,16 @@ unsigned long long vsb_cgroup_shares_to_weight(unsigned long long shares);
  * 2..200.  Out of range input is clamped first. */
 unsigned long long vsb_cgroup_blkio_weight_to_io_weight(unsigned long long weight);
 
+/* systemd's names for the domain under systemd: the slice of @partition
+ * ("machine" -> "machine.slice") and the domain's scope
+ * ("machine-NAME.scope"), each part escaped as systemd escapes unit
+ * names ("a-b" -> "a\x2db"), so that any domain name gives one unit. */
+char *vsb_cgroup_slice_name(const char *partition);
+char *vsb_cgroup_scope_name(const char *partition, const char *name);
+/* The domain cgroup's paths relative to a hierarchy's root, in the
+ * order to look for them: our own layout, then systemd's scope. */
+GStrv vsb_cgroup_domain_rel_paths(const char *partition, const char *name);
+
 void vsb_cgroup_hierarchy_free(VsbCgroupHierarchy *h);
 
 /* An allowed device node for the device controller; minor (or major)
@@ -80,6 +101,9 @@ typedef struct {
 typedef struct {
     const char *name;                      /* domain name */
     const char *partition;                 /* "machine" when NULL */
+    const char *delegated_unit;            /* NULL, or the systemd scope (with Delegate=yes)
+                                            * the calling process was moved into: where its
+                                            * cgroup is that unit's, it is the domain cgroup */
     unsigned long long memory_limit_bytes; /* 0 = none */
     unsigned long long cpu_shares;         /* 0 = none */
     unsigned long long memory_soft_bytes;  /* 0 = none: v1 soft_limit_in_bytes, v2 memory.high */

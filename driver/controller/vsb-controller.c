@@ -6,14 +6,16 @@
  * process is its child.  Setup is a flat list of steps:
  *
  *   SetupState       run-dir files, the per-domain lock
- *   SetupCgroup      domain cgroup, supervisor and payload leaves
+ *   SetupCgroup      domain cgroup, supervisor and payload leaves (under
+ *                    systemd: in our own delegated scope, vsb-ctl-machined.h)
  *   SetupImages      image files on loop devices, mounted detached
  *   SetupLogs        /dev/log socket (bound by the child), kernel log ring,
  *                    the /proc views' FUSE mount (detached, bound by the
  *                    child); nothing is read yet
  *   StartContainer   clone() into new namespaces, id maps, payload cgroup
  *   WaitStarted      console fd from the child, then exec or an error;
- *                    the /proc views' connection is served from here on
+ *                    the /proc views' connection is served from here on;
+ *                    under systemd, the machine registered with machined
  *   Publish          live XML, state file, control socket, ready fd
  *
  * then a main loop (console relay, control socket, init's exit), and
@@ -23,6 +25,7 @@
 
 #include "vsb-controller.h"
 #include "vsb-cgroup.h"
+#include "vsb-ctl-cgwarm.h"
 #include "vsb-ctl-child.h"
 #include "vsb-ctl-console.h"
 #include "vsb-ctl-devices.h"
@@ -32,6 +35,7 @@
 #include "vsb-ctl-oomwatch.h"
 #include "vsb-ctl-procsrc.h"
 #include "vsb-ctl-state.h"
+#include "vsb-ctl-machined.h"
 #include "vsb-ctl-syslog.h"
 #include "vsb-ctl-sysinfo.h"
 #include "vsb-domain-conf.h"
@@ -54,6 +58,10 @@
 
 /* How long the container's setup may take before we give up on it. */
 #define START_TIMEOUT_MS (60 * 1000)
+/* destroy: how long to wait for init's end before killing the cgroup's
+ * tasks one by one.  Dying takes milliseconds; a task stuck in the
+ * kernel may take for ever, and the payload's kill copes with that. */
+#define DESTROY_INIT_WAIT_MS 1000
 
 typedef struct {
     /* command line */
@@ -67,6 +75,7 @@ typedef struct {
     VsbDomainDef *def;
     VsbCtlState *state;
     VsbCgroup *cgroup;
+    VsbCtlMachined *machined;   /* our systemd scope; NULL when systemd is not PID 1 */
     GPtrArray *images;          /* VsbCtlLoopMount* or NULL, per filesystem */
     int *fs_mount_fds;
     int root_mount_fd;
@@ -87,6 +96,7 @@ typedef struct {
     VsbCtlFuse *fuse;           /* the views' server (NULL: the host has no FUSE) */
     VsbCtlOomWatch *oomwatch;
     VsbCtlSysinfo *sysinfo;     /* sysinfo(2) of the container (NULL: not handed to us) */
+    GThread *cgroup_warm;       /* see vsb-ctl-cgwarm.h */
 } VsbController;
 
 typedef struct {
@@ -96,9 +106,18 @@ typedef struct {
     guint watch;
 } ControlClient;
 
+/* See vsb-ctl-cgwarm.h. */
+static void
+cgroup_lock_warm_start(VsbController *ctl)
+{
+    if (!ctl->cgroup_warm)
+        ctl->cgroup_warm = vsb_ctl_cgwarm_start();
+}
+
 static void
 controller_free(VsbController *ctl)
 {
+    vsb_ctl_cgwarm_join(&ctl->cgroup_warm);
     g_free(ctl->xml_path);
     g_free(ctl->run_dir);
     g_free(ctl->partition);
@@ -121,6 +140,7 @@ controller_free(VsbController *ctl)
         g_ptr_array_unref(ctl->images);
     g_free(ctl->fs_mount_fds);
     g_clear_pointer(&ctl->cgroup, vsb_cgroup_free);
+    g_clear_pointer(&ctl->machined, vsb_ctl_machined_free);
     g_clear_pointer(&ctl->state, vsb_ctl_state_free);
     g_clear_pointer(&ctl->def, vsb_domain_def_free);
     if (ctl->loop)
@@ -164,6 +184,45 @@ controller_blkio_devices(const VsbDomainDef *def, GError **error)
     return g_steal_pointer(&devs);
 }
 
+/* Under systemd, a scope of our own (vsb-ctl-machined.h).  Without one
+ * (no system bus, systemd refused) the domain still runs, in our own
+ * cgroup layout beside systemd's: worth a warning, not a failure. */
+static void
+controller_setup_scope(VsbController *ctl)
+{
+    g_autoptr(GError) local = NULL;
+
+    ctl->machined = vsb_ctl_machined_start(ctl->partition, ctl->def->name, &local);
+    if (local)
+        g_printerr("virt-sandbox-controller: warning: %s; the domain's cgroups are not "
+                   "in a systemd scope\n", local->message);
+}
+
+/* The machine's root directory on the host, for machined: a host
+ * directory, the host's own /, or none to name (an image, a tmpfs). */
+static const char *
+controller_root_dir(const VsbDomainDef *def)
+{
+    const VsbDomainFS *root = vsb_domain_def_get_root(def);
+
+    if (!root)
+        return "/";
+    return root->type == VSB_DOMAIN_FS_MOUNT && root->source ? root->source : "";
+}
+
+/* Register with systemd-machined once init runs: `machinectl list`
+ * shows the domain.  machined is optional (systemd-container). */
+static void
+controller_register_machine(VsbController *ctl)
+{
+    g_autoptr(GError) local = NULL;
+
+    if (ctl->machined &&
+        !vsb_ctl_machined_register(ctl->machined, ctl->init_pid, ctl->def->uuid,
+                                   controller_root_dir(ctl->def), &local))
+        g_printerr("virt-sandbox-controller: warning: %s, ignoring\n", local->message);
+}
+
 static bool
 controller_setup_cgroup(VsbController *ctl, GError **error)
 {
@@ -195,6 +254,10 @@ controller_setup_cgroup(VsbController *ctl, GError **error)
     if (!blkio)
         return false;
     cfg.devices = vsb_ctl_devices_allowed(&cfg.ndevices);
+    /* Under systemd: our own delegated scope, the domain cgroup. */
+    controller_setup_scope(ctl);
+    if (ctl->machined)
+        cfg.delegated_unit = vsb_ctl_machined_unit(ctl->machined);
     ctl->cgroup = vsb_cgroup_create(&cfg, error);
     if (!ctl->cgroup)
         return false;
@@ -433,6 +496,11 @@ controller_wait_started(VsbController *ctl, GError **error)
             if (cmsg && cmsg->cmsg_type == SCM_RIGHTS && !ctl->sysinfo) {
                 memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
                 ctl->sysinfo = vsb_ctl_sysinfo_new(fd, on_sysinfo, ctl);
+                /* init may call sysinfo(2) as soon as it runs, before
+                 * we see its exec (EOF below): its uptime needs the time
+                 * namespace's offsets, written by now (the filter is the
+                 * setup's last step). */
+                vsb_ctl_procsrc_set_clocks(ctl->procsrc, ctl->init_pid);
             }
         } else if (g_str_has_prefix(buf, VSB_CTL_MSG_ERROR " ")) {
             char *end = NULL;
@@ -473,6 +541,28 @@ controller_release_images(VsbController *ctl)
     ctl->root_mount_fd = -1;
 }
 
+/* Until the SIGKILLed init is gone, at most @timeout_ms.  The kernel
+ * lets a pid namespace's init go only once every other task of the
+ * namespace is gone too, so afterwards vsb_cgroup_kill_payload() finds
+ * an empty payload at once, where it would find it dying and freeze,
+ * kill and sleep 10 ms for it.  Not reaped: the child watch does that. */
+static void
+wait_init_gone(pid_t pid, int timeout_ms)
+{
+    g_auto(VsbFd) fd = syscall(SYS_pidfd_open, pid, 0);
+    gint64 deadline = g_get_monotonic_time() + timeout_ms * 1000LL;
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+    if (fd < 0)
+        return;   /* no pidfd (Linux < 5.3): kill_payload's own waiting */
+    for (;;) {
+        gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+
+        if (left <= 0 || poll(&pfd, 1, (int)left) != -1 || errno != EINTR)
+            return;
+    }
+}
+
 static void
 controller_destroy(VsbController *ctl)
 {
@@ -481,6 +571,8 @@ controller_destroy(VsbController *ctl)
     if (ctl->init_exited || ctl->destroyed)
         return;
     ctl->destroyed = true;
+    /* the teardown moves us out of the supervisor cgroup */
+    cgroup_lock_warm_start(ctl);
     /* A task waiting on a /proc view (a blocking /dev/kmsg read) dies
      * only once the view's server answers, and we are about to wait
      * for the container without serving it: the views go first, which
@@ -489,8 +581,8 @@ controller_destroy(VsbController *ctl)
     /* Killing init alone would do (the kernel then kills its pid
      * namespace), but the cgroup also holds processes that entered the
      * container from outside. */
-    if (ctl->init_pid > 0)
-        kill(ctl->init_pid, SIGKILL);
+    if (ctl->init_pid > 0 && kill(ctl->init_pid, SIGKILL) == 0)
+        wait_init_gone(ctl->init_pid, DESTROY_INIT_WAIT_MS);
     if (!vsb_cgroup_kill_payload(ctl->cgroup, &error))
         g_printerr("virt-sandbox-controller: warning: %s, ignoring\n", error->message);
 }
@@ -659,6 +751,9 @@ controller_teardown(VsbController *ctl)
 {
     g_autoptr(GError) error = NULL;
 
+    /* vsb_cgroup_destroy() moves us out of the supervisor cgroup */
+    if (ctl->cgroup)
+        cgroup_lock_warm_start(ctl);
     /* first, as in controller_destroy(): nothing may wait on the views
      * while we wait for the container */
     g_clear_pointer(&ctl->fuse, vsb_ctl_fuse_free);
@@ -689,11 +784,16 @@ controller_teardown(VsbController *ctl)
         g_printerr("virt-sandbox-controller: warning: %s, ignoring\n", error->message);
         g_clear_error(&error);
     }
+    if (ctl->machined && !vsb_ctl_machined_unregister(ctl->machined, &error)) {
+        g_printerr("virt-sandbox-controller: warning: %s, ignoring\n", error->message);
+        g_clear_error(&error);
+    }
     /* Last, once nothing of the container is left: a reader that is
      * slow to take the rest of the output holds nothing up. */
     if (ctl->console)
         vsb_ctl_console_flush(ctl->console);
     g_clear_pointer(&ctl->console, vsb_ctl_console_free);
+    vsb_ctl_cgwarm_join(&ctl->cgroup_warm);
 }
 
 static bool
@@ -779,6 +879,7 @@ main(int argc, char **argv)
     code = controller_wait_started(&ctl, &error);
     if (code != 0)
         goto fail;
+    controller_register_machine(&ctl);
     controller_release_images(&ctl);
 
     /* Only now: GLib's main loop may start helper threads, and the

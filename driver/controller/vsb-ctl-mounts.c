@@ -428,16 +428,52 @@ vsb_ctl_mounts_setup_proc(const VsbCtlChildConfig *cfg, int rootfd, GError **err
     return true;
 }
 
+/* The container's init, as resolved in its root, is systemd (Debian's
+ * /sbin/init is a symlink to it). */
+static bool
+init_is_systemd(const VsbCtlChildConfig *cfg, int rootfd)
+{
+    g_auto(VsbFd) fd = sys_openat2(rootfd, cfg->def->init ? cfg->def->init : "/sbin/init",
+                                   O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT);
+    g_autofree char *link = NULL;
+    g_autofree char *path = NULL;
+    g_autofree char *base = NULL;
+
+    if (fd < 0)
+        return false;   /* child_exec() reports a missing init */
+    link = g_strdup_printf("/proc/self/fd/%d", (int)fd);
+    if (!(path = g_file_read_link(link, NULL)))
+        return false;
+    base = g_path_get_basename(path);
+    return g_str_equal(base, "systemd");
+}
+
+/* The hierarchies systemd keeps its own tree of cgroups in: the named
+ * "systemd" one of a v1 or hybrid host, and the v2 one.  Neither holds
+ * a limit of the host's (the v2 one of a hybrid host at most the
+ * controllers no v1 hierarchy took, which stay off below the payload). */
+static bool
+hierarchy_is_systemds(const VsbCgroupHierarchy *h)
+{
+    if (h->version == VSB_CGROUP_VERSION_2)
+        return true;
+    return h->mount_options && g_str_equal(h->mount_options, "name=systemd");
+}
+
 /* The container's view of its cgroups: each hierarchy mounted again
  * from inside the cgroup namespace, so its root is the container's own
  * cgroup and nothing of the host's tree above it is reachable.
- * Read-only: the limits are the host's to change. */
+ * Read-only: the limits are the host's to change; except, when init is
+ * systemd, the hierarchies it tracks its units in: it cannot start
+ * without creating cgroups there, and what it sees of them is only the
+ * container's own subtree. */
 static bool
 setup_cgroups(const VsbCtlChildConfig *cfg, int rootfd, GError **error)
 {
     const unsigned int attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                MOUNT_ATTR_NOEXEC;
     bool tmpfs_needed = false;
+    bool systemd = init_is_systemd(cfg, rootfd);
     g_auto(VsbFd) tmpfd = -1;
 
     if (!cfg->hierarchies)
@@ -464,7 +500,9 @@ setup_cgroups(const VsbCtlChildConfig *cfg, int rootfd, GError **error)
         target = g_strdup(h->mount_point + 1);
         opts = h->version == VSB_CGROUP_VERSION_1 && h->mount_options && h->mount_options[0]
             ? g_strsplit(h->mount_options, ",", -1) : g_new0(char *, 1);
-        if (!vsb_ctl_mount_fs_at(rootfd, target, fstype, (const char *const *)opts, attrs, error))
+        if (!vsb_ctl_mount_fs_at(rootfd, target, fstype, (const char *const *)opts,
+                                 systemd && hierarchy_is_systemds(h)
+                                 ? attrs & ~MOUNT_ATTR_RDONLY : attrs, error))
             return false;
     }
     if (tmpfs_needed) {

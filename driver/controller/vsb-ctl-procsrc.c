@@ -101,9 +101,15 @@ vsb_ctl_procsrc_free(VsbCtlProcSrc *src)
 static void load_start(VsbCtlProcSrc *src);
 
 void
-vsb_ctl_procsrc_set_init(VsbCtlProcSrc *src, pid_t init_pid)
+vsb_ctl_procsrc_set_clocks(VsbCtlProcSrc *src, pid_t init_pid)
 {
     vsb_ctl_time_read_offsets(init_pid, &src->mono_offset_ns, &src->boot_offset_ns);
+}
+
+void
+vsb_ctl_procsrc_set_init(VsbCtlProcSrc *src, pid_t init_pid)
+{
+    vsb_ctl_procsrc_set_clocks(src, init_pid);
     load_start(src);
 }
 

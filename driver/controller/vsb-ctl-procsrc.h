@@ -31,6 +31,10 @@ VsbCtlProcSrc *vsb_ctl_procsrc_new(VsbCgroup *cg);
  * (needs the GLib main context the controller runs). */
 void vsb_ctl_procsrc_set_init(VsbCtlProcSrc *src, pid_t init_pid);
 
+/* Only read the offsets of @init_pid's time namespace (already set up):
+ * for sysinfo(2) calls answered before init is declared running. */
+void vsb_ctl_procsrc_set_clocks(VsbCtlProcSrc *src, pid_t init_pid);
+
 /* The view can be rendered here (a pressure view needs cgroup v2). */
 bool vsb_ctl_procsrc_available(VsbCtlProcSrc *src, VsbProcView view);
 

@@ -599,12 +599,15 @@ vsb_driver_cgroup_remove(VsbDriver *drv, const char *name)
 {
     g_autofree char *mountinfo = vsb_file_read_all("/proc/self/mountinfo", NULL, NULL);
     g_autoptr(GPtrArray) hs = mountinfo ? vsb_cgroup_parse_mountinfo(mountinfo, NULL) : NULL;
-    g_autofree char *rel = g_strdup_printf("%s/%s.virt-sandbox", drv->cgroup_partition, name);
+    /* Ours, or the controller's systemd scope (vsb-cgroup.h) */
+    g_auto(GStrv) rels = vsb_cgroup_domain_rel_paths(drv->cgroup_partition, name);
 
-    for (guint i = 0; hs && i < hs->len; i++) {
-        const VsbCgroupHierarchy *h = hs->pdata[i];
-        g_autofree char *dir = g_build_filename(h->mount_point, rel, NULL);
-        g_autofree char *partition = g_build_filename(h->mount_point, drv->cgroup_partition, NULL);
+    for (guint k = 0; hs && k < hs->len * 2; k++) {
+        const VsbCgroupHierarchy *h = hs->pdata[k / 2];
+        g_autofree char *dir = g_build_filename(h->mount_point, rels[k % 2], NULL);
+        /* (a slice is systemd's: never removed here) */
+        g_autofree char *partition = k % 2 ? NULL :
+            g_build_filename(h->mount_point, drv->cgroup_partition, NULL);
         gint64 deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
 
         if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
@@ -620,6 +623,7 @@ vsb_driver_cgroup_remove(VsbDriver *drv, const char *name)
                g_get_monotonic_time() < deadline)
             g_usleep(10000);
         /* The partition too, when no other domain uses it. */
-        rmdir(partition);
+        if (partition)
+            rmdir(partition);
     }
 }

@@ -16,6 +16,7 @@
 #include <config.h>
 
 #include "vsb-controller.h"
+#include "vsb-ctl-cgwarm.h"
 #include "vsb-driver-priv.h"
 #include "vsb-util.h"
 
@@ -110,7 +111,22 @@ wait_released(VsbDriver *drv, const char *name)
 {
     gint64 deadline = g_get_monotonic_time() + RELEASE_TIMEOUT_US;
     gulong delay = 500;
+    pid_t pid = controller_alive(drv, name);
 
+    if (pid == 0)
+        return;
+    /* The lock goes when the controller exits: its pidfd says when, where
+     * polling the lock would oversleep by up to a step.  The lock, still
+     * held after the pidfd is open, proves the pid was not reused. */
+    if (pid > 0) {
+        g_auto(VsbFd) fd = syscall(SYS_pidfd_open, pid, 0);
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+        if (fd >= 0 && controller_alive(drv, name) == pid) {
+            while (poll(&pfd, 1, RELEASE_TIMEOUT_US / 1000) < 0 && errno == EINTR)
+                ;
+        }
+    }
     while (controller_alive(drv, name) != 0 && g_get_monotonic_time() < deadline) {
         g_usleep(delay);
         delay = MIN(delay * 2, 20000);
@@ -170,15 +186,19 @@ pid_in_domain(VsbDriver *drv, pid_t pid, const char *name)
 {
     g_autofree char *path = g_strdup_printf("/proc/%d/cgroup", (int)pid);
     g_autofree char *text = vsb_file_read_all(path, NULL, NULL);
-    g_autofree char *want = g_strdup_printf("/%s/%s.virt-sandbox/payload",
-                                            drv->cgroup_partition, name);
-    const char *p = text;
+    /* ours, or the controller's systemd scope (vsb-cgroup.h) */
+    g_auto(GStrv) rels = vsb_cgroup_domain_rel_paths(drv->cgroup_partition, name);
 
-    while (p && (p = strstr(p, want))) {
-        char next = p[strlen(want)];
-        if (next == '\n' || next == '/' || next == '\0')
-            return true;
-        p++;
+    for (guint i = 0; rels[i]; i++) {
+        g_autofree char *want = g_strdup_printf("/%s/payload", rels[i]);
+        const char *p = text;
+
+        while (p && (p = strstr(p, want))) {
+            char next = p[strlen(want)];
+            if (next == '\n' || next == '/' || next == '\0')
+                return true;
+            p++;
+        }
     }
     return false;
 }
@@ -429,14 +449,22 @@ vsb_domain_launch(VsbDomain *dom, VsbDomainDef *def_in, GError **error)
     g_auto(VsbFd) ready_r = -1;
     g_auto(VsbFd) ready_w = -1;
     VsbControllerState st = { 0 };
+    GThread *cgroup_warm = NULL;
     int pipefd[2];
     bool timed_out;
     pid_t init_pid;
 
     g_clear_error(&dom->restart_error);
     if (!vsb_mkdir_p(drv->run_dir, 0700, &err) || !vsb_mkdir_p(drv->log_dir, 0700, &err) ||
-        !vsb_file_write_atomic(xml_path, xml, strlen(xml), 0600, &err))
+        /* no fsync(): the controller reads it at once, and no reboot
+         * leaves anybody to read it (up to ms on a disk-backed /run) */
+        !g_file_set_contents_full(xml_path, xml, -1,
+                                  G_FILE_SET_CONTENTS_CONSISTENT |
+                                  G_FILE_SET_CONTENTS_ONLY_EXISTING, 0600, &err))
         return launch_failed(dom, error, g_steal_pointer(&err));
+    /* The controller's first cgroup move then finds the kernel's lock
+     * warm: its wait overlaps our fork and the controller's loading. */
+    cgroup_warm = vsb_ctl_cgwarm_start();
     log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0600);
     if (log_fd < 0) {
         vsb_error_set_errno(&err, errno, "Cannot open %s", log_path);
@@ -474,6 +502,7 @@ vsb_domain_launch(VsbDomain *dom, VsbDomainDef *def_in, GError **error)
         goto fail;
     close(g_steal_fd(&ready_w));   /* EOF when the controller closes its end */
     line = read_ready_line(ready_r, START_TIMEOUT_MS, &timed_out);
+    vsb_ctl_cgwarm_join(&cgroup_warm);
     if (!line) {
         g_autofree char *tail = log_tail(log_path);
         if (timed_out) {
@@ -514,6 +543,7 @@ vsb_domain_launch(VsbDomain *dom, VsbDomainDef *def_in, GError **error)
     return true;
 
  fail:
+    vsb_ctl_cgwarm_join(&cgroup_warm);
     unlink(xml_path);
     return launch_failed(dom, error, g_steal_pointer(&err));
 }

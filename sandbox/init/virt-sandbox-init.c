@@ -862,8 +862,10 @@ main(int argc, char **argv)
     setup_signals();
     cfg_ok = vsb_init_config_load(path, &cfg, err, sizeof(err));
     debug_enabled = cfg_ok && cfg.debug;
-    chan_open(cfg_ok ? &cfg : NULL);
     umask(022);
+    if (cfg_ok && cfg.service)
+        vsb_init_run_service(&cfg, sigfd);
+    chan_open(cfg_ok ? &cfg : NULL);
 
     if (!wait_start(&start))
         end(cfg_ok ? &cfg : NULL, VSB_STDIO_EXIT_SETUP_FAILED);

@@ -175,6 +175,10 @@ parse_line(VsbInitConfig *cfg, char **f, size_t nf, char *err, size_t errlen)
         WANT(1);
         if (!parse_bool(f[1], &cfg->poweroff))
             goto bad_value;
+    } else if (strcmp(key, "service") == 0) {
+        WANT(1);
+        if (!parse_bool(f[1], &cfg->service))
+            goto bad_value;
     } else if (strcmp(key, "env") == 0) {
         const char *eq;
         WANT(1);
@@ -458,6 +462,77 @@ parse_mount_flags(const char *s, unsigned long *flags)
     return true;
 }
 
+/* Whether a mount point lies strictly below @dir (/proc/self/mountinfo's
+ * fifth field; octal escapes matter not: @dir has none of the escaped
+ * characters, see make_parent_writable()). */
+static bool
+has_mounts_below(const char *dir)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    char line[4096];
+    size_t len = strlen(dir);
+    bool found = false;
+
+    if (!f)
+        return true;  /* unknown: assume the worst */
+    while (!found && fgets(line, sizeof(line), f)) {
+        char *save = NULL, *tok = strtok_r(line, " ", &save);
+        for (int i = 1; tok && i < 5; i++)
+            tok = strtok_r(NULL, " ", &save);
+        found = tok && strncmp(tok, dir, len) == 0 && tok[len] == '/';
+    }
+    fclose(f);
+    return found;
+}
+
+/* @target cannot be created: its nearest existing parent is on a
+ * read-only file system (the host's / of a KVM guest).  An overlay on
+ * that parent, its upper layer in VSB_INIT_GUEST_DIR (a tmpfs), keeps
+ * the parent's contents and lets the target be created.  Not on / (it
+ * would hide every mount below), nor on a directory with mounts below
+ * it, for the same reason. */
+static bool
+make_parent_writable(const char *target, size_t index, char *err, size_t errlen)
+{
+    char *parent = xstrdup(target);
+    char upper[PATH_MAX], work[PATH_MAX], data[3 * PATH_MAX + 64];
+    struct stat st;
+    bool ok = false;
+    int rc;
+
+    do {
+        char *slash = strrchr(parent, '/');
+        if (slash == parent)
+            slash[1] = '\0';
+        else
+            *slash = '\0';
+    } while (strcmp(parent, "/") != 0 && stat(parent, &st) < 0);
+    if (strcmp(parent, "/") == 0) {
+        set_err(err, errlen, "cannot create %s: / is read-only (the host's); mount on a "
+                "directory that exists, or below one", target);
+    } else if (strpbrk(parent, ",:\\ \t\n")) {
+        set_err(err, errlen, "cannot create %s: %s is read-only and its name cannot be given "
+                "to overlayfs", target, parent);
+    } else if (has_mounts_below(parent)) {
+        set_err(err, errlen, "cannot create %s: %s is read-only and has mounts below it, "
+                "which an overlay would hide", target, parent);
+    } else {
+        snprintf(upper, sizeof(upper), VSB_INIT_GUEST_DIR "/overlay/%zu/upper", index);
+        snprintf(work, sizeof(work), VSB_INIT_GUEST_DIR "/overlay/%zu/work", index);
+        snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s", parent, upper, work);
+        if ((rc = mkdir_p(upper, 0755, (uid_t)-1, (gid_t)-1)) ||
+            (rc = mkdir_p(work, 0700, (uid_t)-1, (gid_t)-1)))
+            set_err(err, errlen, "cannot create %s: %s", upper, strerror(rc));
+        else if (mount("overlay", parent, "overlay", 0, data) < 0)
+            set_err(err, errlen, "cannot create %s: cannot put an overlay on the read-only "
+                    "%s: %s", target, parent, strerror(errno));
+        else
+            ok = true;
+    }
+    free(parent);
+    return ok;
+}
+
 bool
 vsb_init_do_mounts(const VsbInitConfig *cfg, char *err, size_t errlen)
 {
@@ -470,7 +545,13 @@ vsb_init_do_mounts(const VsbInitConfig *cfg, char *err, size_t errlen)
             set_err(err, errlen, "mount on %s: unknown flags '%s'", m->target, m->flags);
             return false;
         }
-        if ((rc = mkdir_p(m->target, 0755, (uid_t)-1, (gid_t)-1))) {
+        rc = mkdir_p(m->target, 0755, (uid_t)-1, (gid_t)-1);
+        if (rc == EROFS) {
+            if (!make_parent_writable(m->target, i, err, errlen))
+                return false;
+            rc = mkdir_p(m->target, 0755, (uid_t)-1, (gid_t)-1);
+        }
+        if (rc) {
             set_err(err, errlen, "cannot create %s: %s", m->target, strerror(rc));
             return false;
         }

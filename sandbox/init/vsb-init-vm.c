@@ -9,11 +9,16 @@
  *   - /proc, /sys, /dev (devtmpfs) in the initrd;
  *   - the modules of /modules/order (dependencies first) loaded with
  *     finit_module(); each returns once its driver probed the devices
- *     present, so 9p then finds its virtio transport;
+ *     present, so 9p then finds its virtio transport; then those of
+ *     each group that VSB_KVM_ENV_LOAD names (/modules/GROUP.order);
+ *   - /dev/disk/by-tag/SERIAL links to the virtio disks (what udev
+ *     would make from their serials), for host-image mounts and
+ *     --disk;
  *   - the host's / (9p tag VSB_KVM_TAG_ROOT) read-only on /sysroot, a
  *     tmpfs on its /run with init's config (VSB_KVM_TAG_CONFIG) on
- *     VSB_INIT_GUEST_CONFIG_DIR, /dev, /proc, /sys moved in, /dev/pts
- *     and /dev/shm;
+ *     VSB_INIT_GUEST_CONFIG_DIR, /dev, /proc, /sys moved in, /dev/pts,
+ *     /dev/shm and cgroup2 on /sys/fs/cgroup (nsdelegate), /dev/fd,
+ *     /dev/stdin, /dev/stdout, /dev/stderr;
  *   - /dev/virtio-ports/NAME links (what udev would make), so the
  *     config names its channel by the port's name;
  *   - /sysroot made the root: moved onto / and chrooted into, so that
@@ -93,13 +98,13 @@ ensure_stdio(void)
 }
 
 static void
-load_modules(void)
+load_modules(const char *order)
 {
-    FILE *f = fopen("/" VSB_KVM_INITRD_MODULES_ORDER, "re");
+    FILE *f = fopen(order, "re");
     char line[256];
 
     if (!f)
-        vm_fail("cannot open /%s: %s", VSB_KVM_INITRD_MODULES_ORDER, strerror(errno));
+        vm_fail("cannot open %s: %s", order, strerror(errno));
     while (fgets(line, sizeof(line), f)) {
         char path[320];
         int fd;
@@ -115,6 +120,73 @@ load_modules(void)
         close(fd);
     }
     fclose(f);
+}
+
+/* The groups of VSB_KVM_ENV_LOAD ("disk,overlay"), each its order file. */
+static void
+load_module_groups(const char *groups)
+{
+    char *copy = strdup(groups), *tok, *save = NULL;
+
+    if (!copy)
+        vm_fail("out of memory");
+    for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char order[320];
+        if (strchr(tok, '/'))
+            vm_fail("bad module group '%s'", tok);
+        snprintf(order, sizeof(order), "/%s/%s.order", VSB_KVM_INITRD_MODULES_DIR, tok);
+        load_modules(order);
+    }
+    free(copy);
+}
+
+/* The first line of a small sysfs file, or false. */
+static bool
+read_line(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n;
+
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, len - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf[0] != '\0';
+}
+
+/* VSB_KVM_DISK_BY_TAG/SERIAL -> ../../vdX for every virtio disk with a
+ * serial (virtio-blk probes synchronously: the disks are there once
+ * its module is loaded). */
+static void
+link_disks(void)
+{
+    DIR *d = opendir("/sys/block");
+    struct dirent *de;
+
+    if (!d)
+        return;
+    if ((mkdir("/dev/disk", 0755) < 0 && errno != EEXIST) ||
+        (mkdir(VSB_KVM_DISK_BY_TAG, 0755) < 0 && errno != EEXIST))
+        vm_fail("cannot create %s: %s", VSB_KVM_DISK_BY_TAG, strerror(errno));
+    while ((de = readdir(d))) {
+        char path[512], serial[64], link[512], target[300];
+
+        if (strncmp(de->d_name, "vd", 2) != 0)
+            continue;
+        snprintf(path, sizeof(path), "/sys/block/%s/serial", de->d_name);
+        if (!read_line(path, serial, sizeof(serial)) || strchr(serial, '/') ||
+            serial[0] == '.')
+            continue;
+        snprintf(link, sizeof(link), VSB_KVM_DISK_BY_TAG "/%s", serial);
+        snprintf(target, sizeof(target), "../../%s", de->d_name);
+        if (symlink(target, link) < 0 && errno != EEXIST)
+            vm_fail("cannot link %s: %s", link, strerror(errno));
+    }
+    closedir(d);
 }
 
 static long
@@ -165,21 +237,46 @@ link_ports(const char *want)
     return found;
 }
 
+/* What udev (or systemd) adds to devtmpfs and programs count on:
+ * bash's <(...) opens /dev/fd/N, tools write to /dev/stdout. */
+static void
+link_stdio_devices(void)
+{
+    static const char *const links[][2] = {
+        { SYSROOT "/dev/fd", "/proc/self/fd" },
+        { SYSROOT "/dev/stdin", "/proc/self/fd/0" },
+        { SYSROOT "/dev/stdout", "/proc/self/fd/1" },
+        { SYSROOT "/dev/stderr", "/proc/self/fd/2" },
+    };
+
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+        if (symlink(links[i][1], links[i][0]) < 0 && errno != EEXIST)
+            vm_fail("cannot link %s: %s", links[i][0], strerror(errno));
+}
+
 void
 vsb_init_vm_setup(void)
 {
     long deadline;
+    char *groups;
 
     if (getpid() != 1 || !getenv(VSB_KVM_ENV_FLAG))
         return;
+    groups = getenv(VSB_KVM_ENV_LOAD) ? strdup(getenv(VSB_KVM_ENV_LOAD)) : NULL;
     /* Not for the program's environment. */
     unsetenv(VSB_KVM_ENV_FLAG);
+    unsetenv(VSB_KVM_ENV_LOAD);
 
     vm_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     vm_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
     vm_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
     ensure_stdio();
-    load_modules();
+    load_modules("/" VSB_KVM_INITRD_MODULES_ORDER);
+    if (groups) {
+        load_module_groups(groups);
+        free(groups);
+    }
+    link_disks();
 
     vm_mount(VSB_KVM_TAG_ROOT, SYSROOT, "9p", MS_RDONLY, ROOT_OPTS);
     vm_mount("tmpfs", SYSROOT "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
@@ -199,6 +296,12 @@ vsb_init_vm_setup(void)
     vm_mount("/dev", SYSROOT "/dev", NULL, MS_MOVE, NULL);
     vm_mount("/proc", SYSROOT "/proc", NULL, MS_MOVE, NULL);
     vm_mount("/sys", SYSROOT "/sys", NULL, MS_MOVE, NULL);
+    /* The guest's own cgroup v2 hierarchy, all controllers (nobody else
+     * mounts it: no systemd here), for the program to manage;
+     * nsdelegate as systemd mounts it, so that a cgroup namespace is a
+     * delegation boundary as on the hosts the program expects. */
+    vm_mount("cgroup2", SYSROOT "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+             "nsdelegate");
     vm_mount("devpts", SYSROOT "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
              "newinstance,ptmxmode=0666,mode=0620");
     vm_mount("tmpfs", SYSROOT "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
@@ -207,6 +310,7 @@ vsb_init_vm_setup(void)
     unlink(SYSROOT "/dev/ptmx");
     if (symlink("pts/ptmx", SYSROOT "/dev/ptmx") < 0)
         vm_fail("cannot link /dev/ptmx: %s", strerror(errno));
+    link_stdio_devices();
 
     if (chdir(SYSROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
         chdir("/") < 0)

@@ -46,6 +46,7 @@ typedef struct {
     size_t nincludes;
     char *channel;          /* NULL: stdin/stdout */
     bool poweroff;
+    bool service;           /* no stdio protocol (vsb-init-service.c) */
 } VsbInitConfig;
 
 /* Parse the config file at @path.  On failure returns false with a
@@ -68,6 +69,11 @@ int vsb_init_drop_identity(const VsbInitConfig *cfg, const char **what);
 
 /* The program's environment: defaults, then the config's. */
 char **vsb_init_build_env(const VsbInitConfig *cfg, bool tty);
+
+/* "service 1": set up, run the program with init's own stdio (the
+ * console) and no protocol, forward stop signals, reap; never returns
+ * (vsb-init-service.c).  @sigfd: the signalfd of init's blocked signals. */
+void vsb_init_run_service(const VsbInitConfig *cfg, int sigfd) __attribute__((noreturn));
 
 /* As PID 1 of a KVM sandbox (VSB_KVM_ENV_FLAG set by the kernel):
  * modules, the host's / and the config share, then chroot; returns

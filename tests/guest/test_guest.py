@@ -5,8 +5,13 @@ group of tests, and the tests here check what came out.
   cgroup2   tests/guest/suite: test-cgroup and the integration tests of
             the controller, the driver and the /proc views on pure
             cgroup v2
-  selinux   tests/guest/selinux-mcs: MCS categories enforced
+  selinux   tests/guest/selinux-mcs: MCS categories enforced;
+            tests/guest/selinux-policy: our policy module loaded, the
+            daemon, controllers and two virt-sandbox runs under it
   kernel61  the host's cgroup layout on the 6.1 kernel: test-cgroup
+  systemd   systemd as PID 1: tests/guest/systemd-suite, our units under
+            it, socket activation, machined registration, the domain's
+            cgroups in its delegated scope
 
 Run as root (tools/run-tests does, after building):
     VSB_BUILDDIR=... /usr/bin/python3 -m pytest tests/guest
@@ -15,6 +20,7 @@ Skipped, saying why, only where QEMU itself cannot run; everything else
 (no kernel installed, a guest that does not boot) fails.
 """
 
+import hashlib
 import os
 import re
 import shutil
@@ -69,8 +75,14 @@ class Boot:
     __repr__ = __str__
 
 
+# This session's guests make their run dirs here (tests/guest/run's
+# VSB_GUEST_TMPDIR), so guests run beside ours (another test run) are not
+# taken for our leftovers.
+GUEST_TMP = Path(f"/tmp/vsb-guest-test-{os.getpid()}")
+
+
 def _guest_leftovers():
-    """QEMU processes of tests/guest/run and its run dirs."""
+    """QEMU processes of our tests/guest/run calls and their run dirs."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -80,9 +92,9 @@ def _guest_leftovers():
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "qemu-system" in cmd and "vsb.run=" in cmd:
+        if "qemu-system" in cmd and f"vsb.run={GUEST_TMP}/" in cmd:
             found.append(f"process {entry}: {cmd[:120]}")
-    found += [f"run dir {p}" for p in sorted(Path("/tmp").glob("vsb-guest.*"))]
+    found += [f"run dir {p}" for p in sorted(GUEST_TMP.glob("vsb-guest.*"))]
     return found
 
 
@@ -90,7 +102,9 @@ def boot(profile, command, timeout):
     """tests/guest/run PROFILE -- COMMAND, with the build tree writable."""
     before = set(_guest_leftovers())
     argv = [str(RUN), "--timeout", str(timeout), "--rw", str(BUILDDIR), profile, "--", *command]
-    env = dict(os.environ, VSB_BUILDDIR=str(BUILDDIR), PYTHONDONTWRITEBYTECODE="1")
+    GUEST_TMP.mkdir(exist_ok=True)
+    env = dict(os.environ, VSB_BUILDDIR=str(BUILDDIR), PYTHONDONTWRITEBYTECODE="1",
+               VSB_GUEST_TMPDIR=str(GUEST_TMP))
     t0 = time.monotonic()
     p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, env=env,
                        timeout=timeout + 120)
@@ -103,6 +117,14 @@ def boot(profile, command, timeout):
 def assert_booted(b):
     """The guest ran the command to its end (whatever its status)."""
     assert b.status not in (RUN_TIMEOUT, RUN_FAILED), f"the {b.profile} guest did not run{b}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def guest_tmp():
+    yield GUEST_TMP
+    # empty unless a guest left its run dir, which the tests report
+    if GUEST_TMP.is_dir() and not any(GUEST_TMP.iterdir()):
+        GUEST_TMP.rmdir()
 
 
 @pytest.fixture(scope="session")
@@ -218,9 +240,41 @@ def test_cgroup2_nothing_left_in_guest(cgroup2):
 # selinux: MCS enforcement
 # --------------------------------------------------------------------
 
+def selinux_store():
+    """Our module and tests/guest/selinux-testbed.cil built into a copy
+    of the host's policy store (semodule -p, without loading: the host
+    runs without SELinux), for tests/guest/selinux-policy to load in the
+    guest: semodule there takes half a minute under TCG.  Its stamp is
+    the checksum the guest script checks.  Nothing to do (the guest
+    builds it, or says the module is missing) without the module."""
+    pp = BUILDDIR / "selinux-policy" / "virt_sandbox.pp"
+    cil = HERE / "selinux-testbed.cil"
+    store = BUILDDIR / "guest" / "selinux-store"
+    if not pp.exists() or not shutil.which("semodule"):
+        return
+    stamp = hashlib.sha256(pp.read_bytes() + cil.read_bytes()).hexdigest()
+    if (store / "stamp").exists() and (store / "stamp").read_text().strip() == stamp:
+        return
+    shutil.rmtree(store, ignore_errors=True)
+    (store / "etc").mkdir(parents=True)
+    (store / "var" / "lib").mkdir(parents=True)
+    shutil.copytree("/etc/selinux", store / "etc" / "selinux", symlinks=True)
+    shutil.copytree("/var/lib/selinux", store / "var" / "lib" / "selinux", symlinks=True)
+    p = subprocess.run(["semodule", "-p", str(store), "-n", "-i", str(pp), str(cil)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, f"semodule -p {store}: {p.stderr}"
+    (store / "stamp").write_text(stamp + "\n")
+
+
 @pytest.fixture(scope="module")
 def selinux(qemu):
-    return boot("selinux", [str(HERE / "selinux-mcs")], SMALL_TIMEOUT)
+    selinux_store()
+    # One boot for both: selinux-mcs on the reference policy alone, then
+    # selinux-policy loads our module (its keys start with policy_ or
+    # a_/b_, so the two scripts' outputs do not clash).
+    return boot("selinux", ["sh", "-c", '"$0"; s=$?; "$1" || exit; exit $s',
+                            str(HERE / "selinux-mcs"), str(HERE / "selinux-policy")],
+                SMALL_TIMEOUT)
 
 
 def test_selinux_enforcing(selinux):
@@ -267,6 +321,60 @@ def test_selinux_dynamic_labels(selinux):
     assert kv.get("mcs_leases_after", "x").strip() == "", f"leases left{selinux}"
 
 
+def test_selinux_policy_module_loads(selinux):
+    """selinux-policy/virt_sandbox.pp links into Debian's reference
+    policy and the guest stays enforcing with it."""
+    assert_booted(selinux)
+    kv = selinux.kv
+    assert "policy_module" not in kv, f"{kv['policy_module']}{selinux}"
+    assert "policy_setup" not in kv, f"set-up failed at {kv['policy_setup']}{selinux}"
+    assert kv.get("policy_module_loaded") == "1", f"module not loaded{selinux}"
+    assert kv.get("policy_enforce") == "1", str(selinux)
+
+
+def test_selinux_policy_domains(selinux):
+    """Under our module, enforcing: the daemon runs as virt_sandboxd_t,
+    each sandbox's controller as virt_sandbox_controller_t, and the
+    processes of two concurrent `virt-sandbox -s dynamic` runs (one with
+    label=...virt_sandbox_lxc_t, one with the default base label, which
+    comes from the module) as virt_sandbox_lxc_t with distinct category
+    pairs, init included."""
+    assert_booted(selinux)
+    kv = selinux.kv
+    assert kv.get("policy_daemon_socket") == "yes", f"the daemon did not start{selinux}"
+    assert kv.get("policy_daemon_context") == "system_u:system_r:virt_sandboxd_t:s0", str(selinux)
+    assert kv.get("policy_controllers", "").split() == \
+        ["2", "system_u:system_r:virt_sandbox_controller_t:s0"], str(selinux)
+    pat = r"system_u:system_r:virt_sandbox_lxc_t:s0:c(\d+),c(\d+)"
+    ma = re.fullmatch(pat, kv.get("a_label", ""))
+    mb = re.fullmatch(pat, kv.get("b_label", ""))
+    assert ma and mb, f"sandbox labels {kv.get('a_label')!r} {kv.get('b_label')!r}{selinux}"
+    assert ma.groups() != mb.groups(), f"two sandboxes share {kv['a_label']}{selinux}"
+    assert kv.get("a_init") == kv["a_label"] and kv.get("b_init") == kv["b_label"], str(selinux)
+    assert kv.get("policy_status_a") == "0" and kv.get("policy_status_b") == "0", str(selinux)
+
+
+def test_selinux_policy_shares_separated(selinux):
+    """Each sandbox's host-bind share is relabelled virt_sandbox_file_t
+    with its categories: it reads its own; a process of one sandbox is
+    refused the other's share (DAC would allow it: MCS refuses, with an
+    AVC); the old labels and no lease are left afterwards."""
+    assert_booted(selinux)
+    kv = selinux.kv
+    for s in ("a", "b"):
+        level = kv.get(f"{s}_label", "x:x:x:?").split(":", 3)[3]
+        assert kv.get(f"{s}_share") == f"system_u:object_r:virt_sandbox_file_t:{level}", \
+            str(selinux)
+        assert kv.get(f"{s}_reads_own") == f"secret-{s}", f"{s} could not read its share{selinux}"
+        assert kv.get(f"{s}_reads_other") not in (None, "0"), \
+            f"{s} read the other sandbox's share{selinux}"
+    avc = kv.get("policy_avc", "")
+    assert "avc:  denied" in avc and "permissive=0" in avc, \
+        f"no AVC for the refused cross-sandbox access{selinux}"
+    assert kv.get("policy_restored_a") == "yes", f"share label not restored{selinux}"
+    assert kv.get("policy_leases_after", "x").strip() == "", f"leases left{selinux}"
+
+
 # --------------------------------------------------------------------
 # kernel61: Debian's kernel with the host's cgroup layout
 # --------------------------------------------------------------------
@@ -310,10 +418,92 @@ def test_kernel61_test_cgroup_passes(kernel61):
 
 
 # --------------------------------------------------------------------
+# systemd: the daemon and its containers under a real systemd
+# --------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def systemd(qemu):
+    return boot("systemd", [str(HERE / "systemd-suite")], SMALL_TIMEOUT)
+
+
+def _expect(b, **want):
+    """systemd-suite's key=value lines say what each step found."""
+    assert_booted(b)
+    got = b.kv
+    wrong = {k: (v, got.get(k)) for k, v in want.items() if got.get(k) != v}
+    assert not wrong, "expected (wanted, got): " + \
+        ", ".join(f"{k}={w!r} got {g!r}" for k, (w, g) in wrong.items()) + str(b)
+
+
+def test_systemd_boots_pid1_pure_v2(systemd):
+    assert_booted(systemd)
+    assert "PID 1 /usr/lib/systemd/systemd" in systemd.stdout or \
+        "PID 1 /lib/systemd/systemd" in systemd.stdout, str(systemd)
+    line = [ln for ln in systemd.stdout.splitlines() if ln.startswith("== cgroups:")]
+    assert line and line[0].split() == ["==", "cgroups:", "/sys/fs/cgroup(cgroup2)"], str(systemd)
+    _expect(systemd, system_state="running")
+
+
+def test_systemd_units_verify(systemd):
+    """systemd-analyze verify under the systemd that runs them."""
+    _expect(systemd, verify_rc="0", verify_output="")
+
+
+def test_systemd_socket_activation_and_readiness(systemd):
+    """The first virsh call starts the daemon; Type=notify makes it
+    active once it said READY=1."""
+    _expect(systemd, socket_active="active", service_before_call="inactive",
+            service_after_call="active")
+    assert systemd.kv.get("first_call"), str(systemd)
+    assert not systemd.kv["first_call"].startswith("error"), str(systemd)
+
+
+def test_systemd_domain_is_a_machine_in_its_scope(systemd):
+    """machined lists the domain; its init and controller live in the
+    delegated scope's payload and supervisor; the daemon's service holds
+    the daemon alone."""
+    scope = "machine-vsb\\x2dsd1.scope"
+    _expect(systemd, start_rc="0", domstate="running", machine_listed="yes",
+            machine_class="container", machine_service="virt-sandbox", machine_unit=scope,
+            leader_cgroup=f"0::/machine.slice/{scope}/payload",
+            controller_cgroup=f"0::/machine.slice/{scope}/supervisor",
+            scope_active="active", scope_delegate="yes")
+    assert systemd.kv.get("service_procs", "").isdigit(), str(systemd)
+
+
+def test_systemd_tuning_stats_freezer_in_scope(systemd):
+    _expect(systemd, memtune_rc="0", memory_max=str(200000 * 1024), memtune_read="200000",
+            stats_state="1", stats_cpu_time_nonzero="yes", stats_rss_nonzero="yes",
+            suspended="paused", frozen="1", resumed="running", thawed="0")
+
+
+def test_systemd_daemon_restart_keeps_container(systemd):
+    _expect(systemd, restart_rc="0", service_after_restart="active", new_daemon="yes",
+            leader_alive="yes", domstate_after_restart="running",
+            memtune_after_restart="200000", suspend_resume_after_restart="0 running")
+
+
+def test_systemd_destroy_removes_machine_and_scope(systemd):
+    _expect(systemd, destroy_rc="0", domstate_after_destroy="shut off", machine_gone="yes",
+            scope_cgroup_gone="yes", scope_after_destroy="inactive", controller_gone="yes")
+
+
+def test_systemd_machinectl_terminate_stops_domain(systemd):
+    _expect(systemd, restart_domain="running", terminate_rc="0",
+            domstate_after_terminate="shut off", scope_gone_after_terminate="yes",
+            machine_gone_after_terminate="yes")
+
+
+def test_systemd_suite_passes(systemd):
+    assert_booted(systemd)
+    assert systemd.status == 0 and "systemd-suite: 0 failed" in systemd.stdout, str(systemd)
+
+
+# --------------------------------------------------------------------
 # Every boot: nothing left on the host
 # --------------------------------------------------------------------
 
-@pytest.mark.parametrize("profile", ["cgroup2", "selinux", "kernel61"])
+@pytest.mark.parametrize("profile", ["cgroup2", "selinux", "kernel61", "systemd"])
 def test_guest_left_nothing_on_host(request, profile):
     b = request.getfixturevalue(profile)
     assert b.left_on_host == [], f"left on the host by the {profile} guest: {b.left_on_host}"

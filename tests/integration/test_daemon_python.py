@@ -9,7 +9,8 @@ import time
 import libvirt
 import pytest
 
-from vsbdaemon import TRAPPING_INIT, busybox_domain, daemon, event_loop  # noqa: F401
+from vsbdaemon import (TRAPPING_INIT, busybox_domain, daemon, event_loop,  # noqa: F401
+                       wait_term_trapped)
 
 def wait_for(pred, timeout=20, what="condition"):
     deadline = time.monotonic() + timeout
@@ -67,6 +68,7 @@ def test_lifecycle_and_events(daemon, root_fs):
         (rec_dom, rec), = conn.getAllDomainStats()
         assert rec_dom.name() == "py" and rec["state.state"] == libvirt.VIR_DOMAIN_RUNNING
 
+        wait_term_trapped(dom.ID())
         dom.shutdown()
         wait_for(lambda: not dom.isActive(), what="shutdown")
         dom.create()

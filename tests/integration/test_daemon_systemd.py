@@ -8,6 +8,7 @@ binds, as PID 1 would.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,20 +21,25 @@ import pytest
 import conftest
 from vsbdaemon import DAEMON, Daemon, _test_dir, busybox_domain
 
-UNITS = ["virt-sandboxd.service", "virt-sandboxd.socket", "virt-sandboxd-ro.socket"]
+UNITS = ["virt-sandboxd.service", "virt-sandboxd.socket", "virt-sandboxd-ro.socket",
+         "virt-sandbox-service@.service"]
 
 
 def render_units(dest, sbindir):
     """The units as `make` renders them, naming the build tree's daemon
-    (systemd-analyze checks that ExecStart= exists)."""
+    and tools (systemd-analyze checks that ExecStart= exists); the
+    service template also as an instance (web), as systemd loads it."""
     dest.mkdir(parents=True, exist_ok=True)
+    bindir = conftest.BUILDDIR / "sandbox"
     for unit in UNITS:
         text = (conftest.SRCDIR / "systemd-units" / f"{unit}.in").read_text()
-        for key, value in (("sbindir", sbindir), ("runstatedir", "/run")):
+        for key, value in (("sbindir", sbindir), ("bindir", bindir), ("runstatedir", "/run")):
             text = text.replace(f"@{key}@", str(value))
-        assert "@" not in text, f"{unit}: substitution left: {text}"
+        assert not re.search(r"@[a-z]+@", text), f"{unit}: substitution left: {text}"
         (dest / unit).write_text(text)
-    return [dest / u for u in UNITS]
+    (dest / "virt-sandbox-service@web.service").write_text(
+        (dest / "virt-sandbox-service@.service").read_text())
+    return [dest / u for u in UNITS + ["virt-sandbox-service@web.service"]]
 
 
 def unit_keys(path):
@@ -70,6 +76,16 @@ def test_units_verify_cleanly(session_tmp):
     assert rw[("Socket", "SocketMode")] == ["0600"]
     assert ro[("Socket", "ListenStream")] == ["/run/virt-sandbox/virt-sandboxd-sock-ro"]
     assert ro[("Socket", "SocketMode")] == ["0666"]
+
+    # A service sandbox's unit lives as long as its container (start
+    # --foreground), and a stop by SIGTERM counts as clean.
+    tool = conftest.BUILDDIR / "sandbox" / "virt-sandbox-service"
+    svc = unit_keys(paths[3])
+    assert svc[("Service", "ExecStart")] == [f"{tool} start --foreground %i"]
+    assert svc[("Service", "ExecStop")] == [f"{tool} stop %i"]
+    assert svc[("Service", "ExecReload")] == [f"{tool} reload %i"]
+    assert svc[("Service", "SuccessExitStatus")] == ["143"]
+    assert svc[("Unit", "Requires")] == ["virt-sandboxd.socket"]
 
 
 class Notify:

@@ -15,7 +15,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import vsbdaemon
-from vsbdaemon import TRAPPING_INIT, Console, busybox_domain, daemon  # noqa: F401
+from vsbdaemon import (TRAPPING_INIT, Console, busybox_domain, daemon,  # noqa: F401
+                       wait_term_trapped)
 
 
 def define(daemon, xml, name):
@@ -100,6 +101,7 @@ def test_lifecycle(daemon, root_fs):
     assert dominfo(daemon, name)["Autostart"] == "disable"
     assert not (daemon.config_dir / "autostart" / f"{name}.xml").exists()
 
+    wait_term_trapped(int(daemon.virsh("domid", name).stdout))
     daemon.virsh("shutdown", name)
     daemon.wait_state(name, "shut off")
     assert dominfo(daemon, name)["Id"] == "-"

@@ -450,8 +450,16 @@ def test_controller_killed_hard(drv, root_fs):
                 "start", name)
     init_pid = r.events[-1][3]
     ctl = drv.controller_pids()[0]
-    p = drv.popen("wait", name, "shutoff", "15", "---", "info", name)
-    time.sleep(0.3)
+    # The kill must come while this driver watches the domain: once its
+    # first "info" says the domain is active (on a slow machine, such as
+    # a TCG guest, starting it takes longer than any fixed pause).
+    p = drv.popen("info", name, "---", "wait", name, "shutoff", "15", "---", "info", name)
+    first = ""
+    while "active=" not in first:
+        line = p.stdout.readline()
+        assert line, f"the driver ended early: {first}{p.stderr.read()}"
+        first += line
+    assert "active=1" in first, first
     os.kill(ctl, signal.SIGKILL)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, out + err

@@ -397,3 +397,19 @@ def busybox_domain(name, root_fs, init="/bin/sh", args=(), **kw):
 # A shell as init ignores SIGTERM (libvirt's shutdown signal for it)
 # unless it traps it: this one powers off on SIGTERM.
 TRAPPING_INIT = ("-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done")
+
+
+def wait_term_trapped(pid, timeout=20):
+    """Until TRAPPING_INIT (host pid @pid) has its SIGTERM handler: a
+    shutdown sent before the shell ran `trap` would be ignored (a
+    namespace's init ignores signals it does not handle), which a loaded
+    machine makes likely right after the start."""
+    bit = 1 << (signal.SIGTERM - 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/status") as f:
+            caught = next(int(line.split()[1], 16) for line in f if line.startswith("SigCgt:"))
+        if caught & bit:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"init {pid} never trapped SIGTERM")
