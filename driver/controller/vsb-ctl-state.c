@@ -32,28 +32,13 @@ struct _VsbCtlState {
 
 /* Our files in the run directory tell of processes, which no reboot
  * survives: they must appear whole (a rename), never half-written, but
- * need not be durable.  So vsb_file_write_atomic() without its fsync(),
+ * need not be durable.  So vsb_file_replace(), without the fsync()
  * which costs 0.3 ms to tens of ms (a busy disk) per file where /run is
  * not a tmpfs, at each start and end of a container. */
 static bool
 state_write_file(const char *path, const char *text, mode_t mode, GError **error)
 {
-    g_autofree char *tmp = g_strdup_printf("%s.tmpXXXXXX", path);
-    g_auto(VsbFd) fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, mode);
-
-    if (fd < 0)
-        return vsb_error_set_errno(error, errno, "Cannot create %s", tmp);
-    if (fchmod(fd, mode) < 0 || !vsb_write_all(fd, text, strlen(text))) {
-        int errsv = errno;
-        unlink(tmp);
-        return vsb_error_set_errno(error, errsv, "Cannot write %s", tmp);
-    }
-    if (rename(tmp, path) < 0) {
-        int errsv = errno;
-        unlink(tmp);
-        return vsb_error_set_errno(error, errsv, "Cannot rename %s to %s", tmp, path);
-    }
-    return true;
+    return vsb_file_replace(path, text, strlen(text), mode, error);
 }
 
 static char *

@@ -458,9 +458,7 @@ vsb_domain_launch(VsbDomain *dom, VsbDomainDef *def_in, GError **error)
     if (!vsb_mkdir_p(drv->run_dir, 0700, &err) || !vsb_mkdir_p(drv->log_dir, 0700, &err) ||
         /* no fsync(): the controller reads it at once, and no reboot
          * leaves anybody to read it (up to ms on a disk-backed /run) */
-        !g_file_set_contents_full(xml_path, xml, -1,
-                                  G_FILE_SET_CONTENTS_CONSISTENT |
-                                  G_FILE_SET_CONTENTS_ONLY_EXISTING, 0600, &err))
+        !vsb_file_replace(xml_path, xml, strlen(xml), 0600, &err))
         return launch_failed(dom, error, g_steal_pointer(&err));
     /* The controller's first cgroup move then finds the kernel's lock
      * warm: its wait overlaps our fork and the controller's loading. */

@@ -113,9 +113,9 @@ vsb_file_read_all(const char *path, gsize *len, GError **error)
     return g_string_free(g_steal_pointer(&buf), FALSE);
 }
 
-bool
-vsb_file_write_atomic(const char *path, const char *data, gsize len,
-                      mode_t mode, GError **error)
+static bool
+write_replace(const char *path, const char *data, gsize len, mode_t mode, bool durable,
+              GError **error)
 {
     g_autofree char *tmp = g_strdup_printf("%s.tmpXXXXXX", path);
     g_auto(VsbFd) fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, mode);
@@ -124,7 +124,7 @@ vsb_file_write_atomic(const char *path, const char *data, gsize len,
         return vsb_error_set_errno(error, errno, "Cannot create %s", tmp);
     if (fchmod(fd, mode) < 0 ||
         !vsb_write_all(fd, data, len) ||
-        fsync(fd) < 0) {
+        (durable && fsync(fd) < 0)) {
         int errsv = errno;
         unlink(tmp);
         return vsb_error_set_errno(error, errsv, "Cannot write %s", tmp);
@@ -135,6 +135,19 @@ vsb_file_write_atomic(const char *path, const char *data, gsize len,
         return vsb_error_set_errno(error, errsv, "Cannot rename %s to %s", tmp, path);
     }
     return true;
+}
+
+bool
+vsb_file_write_atomic(const char *path, const char *data, gsize len,
+                      mode_t mode, GError **error)
+{
+    return write_replace(path, data, len, mode, true, error);
+}
+
+bool
+vsb_file_replace(const char *path, const char *data, gsize len, mode_t mode, GError **error)
+{
+    return write_replace(path, data, len, mode, false, error);
 }
 
 bool

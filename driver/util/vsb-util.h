@@ -42,6 +42,11 @@ char *vsb_file_read_all(const char *path, gsize *len, GError **error);
  * fsync, rename).  A crash leaves either the old or the new content. */
 bool vsb_file_write_atomic(const char *path, const char *data, gsize len,
                            mode_t mode, GError **error);
+/* The same without the fsync(): readers never see a partial file, but a
+ * machine crash may lose it.  For files no reboot leaves a reader for
+ * (run-dir state), where the fsync costs up to tens of ms on a busy disk. */
+bool vsb_file_replace(const char *path, const char *data, gsize len, mode_t mode,
+                      GError **error);
 
 /* mkdir -p with @mode; existing directories are fine. */
 bool vsb_mkdir_p(const char *path, mode_t mode, GError **error);

@@ -531,7 +531,16 @@ def test_resource_acceptance_inside_a_kvm_sandbox(sandbox, tmp_path):
         pytest.fail(f"{BUILDDIR}/tests/test-cgroup not built (make check builds it)")
     results = tmp_path / "results"
     results.mkdir()
+    # The sandbox's /tmp and /var/tmp are its own: a tree there (CI's
+    # clean clone in /tmp) is shared in at the same path.
+    trees = []
+    for tree in (SRCDIR, BUILDDIR):
+        if tree.is_relative_to("/tmp") or tree.is_relative_to("/var/tmp"):
+            if not any(tree.is_relative_to(t) for t in trees):
+                trees.append(tree)
+    shares = [a for t in trees for a in ("-m", f"host-bind:{t}={t}")]
     r = sandbox("-p", "--memory", "2G", "--vcpus", "2", "-m", f"host-bind:/mnt={results}",
+                *shares,
                 "-e", "VSB_GUEST_PROFILE=kvm-sandbox", "-e", f"VSB_BUILDDIR={BUILDDIR}",
                 "--", str(SRCDIR / "tests" / "guest" / "suite"), "/mnt", RESOURCE_TESTS,
                 timeout=SUITE_TIMEOUT)
