@@ -34,6 +34,7 @@
 #include <config.h>
 
 #include "vsb-sandbox-service.h"
+#include "vsb-sandbox-netspec.h"
 
 #include <errno.h>
 #include <locale.h>
@@ -118,7 +119,8 @@ parse(const char *cmd, int argc, char **argv, Options *o, GPtrArray *args, char 
     };
     const GOptionEntry create[] = {
         { "unit", 'u', 0, G_OPTION_ARG_STRING_ARRAY, &o->units, "systemd unit", "UNIT" },
-        { "network", 'N', 0, G_OPTION_ARG_STRING_ARRAY, &o->networks, "network", "SPEC" },
+        { "network", 'N', 0, G_OPTION_ARG_STRING_ARRAY, &o->networks,
+          "a network interface (as virt-sandbox -N)", "SPEC" },
         { "mount", 'm', 0, G_OPTION_ARG_STRING_ARRAY, &o->mounts, "mount", "TYPE:DST=SRC" },
         { "env", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &o->envs, "environment", "NAME=VALUE" },
         { "security", 's', 0, G_OPTION_ARG_STRING, &o->security, "security", "SPEC" },
@@ -211,6 +213,16 @@ create_config(const char *name, Options *o, char **command, GError **error)
             return NULL;
         }
     }
+    /* Checked now (the config keeps the string): a bad spec fails
+     * before anything is created. */
+    for (size_t i = 0; o->networks && o->networks[i]; i++) {
+        g_autoptr(VsbNetspec) n = vsb_netspec_parse(o->networks[i], error);
+        if (!n) {
+            g_prefix_error(error, "-N '%s': ", o->networks[i]);
+            return NULL;
+        }
+        vsb_sandbox_config_add_network(c, o->networks[i]);
+    }
     if (o->security) {
         VsbSandboxSecurityMode mode;
         g_autofree char *label = NULL;
@@ -236,11 +248,6 @@ do_create(VsbServiceStore *s, Options *o, GPtrArray *args, char **rest, GError *
     name = g_ptr_array_index(args, 0);
     if (!vsb_service_check_name(name, error))
         return false;
-    if (o->networks) {
-        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
-                    "-N %s: services have no network but loopback yet", o->networks[0]);
-        return false;
-    }
     if (o->units && rest) {
         g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "create takes -u UNIT (a systemd service) or -- COMMAND (a generic one), "

@@ -9,6 +9,10 @@
  * SIGPIPE); 125 when the
  * sandbox could not be run (like env(1)), with one message on stderr.
  *
+ * This is LIBEXECDIR/virt-sandbox-tool, exec'd by the `virt-sandbox`
+ * launcher (virt-sandbox-launch.c, vsb-launch.h), which may leave a
+ * child for it to reap: VSB_CGWARM_PID.
+ *
  * Environment (tests run from a build tree): VSB_SANDBOX_INIT, the path
  * of virt-sandbox-init; VSB_SANDBOXD, the daemon's command (shell words)
  * when it has to be started; VSB_SANDBOX_MCS_DIR, where -s dynamic
@@ -16,15 +20,18 @@
  */
 #include <config.h>
 
+#include "vsb-launch.h"
 #include "vsb-sandbox-cli.h"
 #include "vsb-sandbox-context.h"
 
 #include <glib-unix.h>
 #include <libvirt-gobject/libvirt-gobject.h>
+#include <errno.h>
 #include <locale.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define EXIT_CANNOT_RUN 125
@@ -60,8 +67,35 @@ verbose(bool on, const char *fmt, ...)
     g_printerr("virt-sandbox: %s\n", msg);
 }
 
-int
-main(int argc, char **argv)
+/* The launcher's warm-up child (vsb-launch.h) is ours once the launcher
+ * has exec'd us: taken out of the environment, which the sandbox and
+ * any daemon we start must not inherit, and reaped once the sandbox has
+ * started (it is done long before: at worst this waits for the rest of
+ * one grace period), so no zombie stays beside a long-running sandbox. */
+static pid_t
+take_warm_child(void)
+{
+    const char *s = g_getenv(VSB_LAUNCH_PID_ENV);
+    gint64 pid = 0;
+
+    if (s && !g_ascii_string_to_signed(s, 10, 1, G_MAXINT, &pid, NULL))
+        pid = 0;
+    g_unsetenv(VSB_LAUNCH_PID_ENV);
+    return (pid_t)pid;
+}
+
+static void
+reap_warm_child(pid_t *pid)
+{
+    if (*pid <= 0)
+        return;
+    while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    *pid = 0;
+}
+
+static int
+run(int argc, char **argv, pid_t *warm)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(VsbSandboxCli) cli = NULL;
@@ -124,6 +158,7 @@ main(int argc, char **argv)
     verbose(cli->verbose || cli->debug, "starting sandbox %s",
             vsb_sandbox_config_get_name(cli->config));
     ok = vsb_sandbox_context_start(ctx, &error);
+    reap_warm_child(warm);
     for (const char *const *w =
              vsb_sandbox_builder_get_warnings(vsb_sandbox_context_get_builder(ctx)); *w; w++)
         g_printerr("virt-sandbox: warning: %s\n", *w);
@@ -147,5 +182,15 @@ main(int argc, char **argv)
         if (status == 0)
             status = EXIT_CANNOT_RUN;
     }
+    return status;
+}
+
+int
+main(int argc, char **argv)
+{
+    pid_t warm = take_warm_child();
+    int status = run(argc, argv, &warm);
+
+    reap_warm_child(&warm);
     return status;
 }

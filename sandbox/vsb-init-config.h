@@ -60,6 +60,15 @@
  *                        SIGHUP, SIGUSR1/2 and SIGQUIT are forwarded to
  *                        it, and init's last line on stderr is
  *                        VSB_INIT_SERVICE_STATUS (init/vsb-init-service.c)
+ *   net DEV dhcp|static  a network interface (-N): init brings it up
+ *                        after the mounts; dhcp: runs DHCP on it (its
+ *                        address, prefix, default route, and DNS servers
+ *                        into /etc/resolv.conf), init/vsb-init-net.c
+ *   ipaddr DEV ADDRESS PREFIX BROADCAST|-
+ *   iproute DEV NETWORK PREFIX GATEWAY
+ *                        static setup, in a KVM guest only (in LXC the
+ *                        controller does it from the domain's <ip> and
+ *                        <route>)
  */
 #pragma once
 

@@ -21,13 +21,15 @@
  * set always, each further group (NAME.order) when the command line's
  * VSB_KVM_ENV_LOAD lists it (comma-separated): disks (virtio-blk,
  * ext4), overlay (for mount targets missing from the read-only /),
- * virtiofs (host-bind shares with driver=virtiofs). */
+ * virtiofs (host-bind shares with driver=virtiofs), net (virtio-net,
+ * with -N). */
 #define VSB_KVM_INITRD_MODULES_DIR "modules"
 #define VSB_KVM_INITRD_MODULES_ORDER "modules/order"
 #define VSB_KVM_ENV_LOAD "vsb_load"
 #define VSB_KVM_MODULES_DISK "disk"
 #define VSB_KVM_MODULES_OVERLAY "overlay"
 #define VSB_KVM_MODULES_VIRTIOFS "virtiofs"
+#define VSB_KVM_MODULES_NET "net"
 /* Where init links virtio disks by serial (host-image mounts: the tag
  * VSB_KVM_TAG_MOUNT N; --disk: the disk's tag), as udev would. */
 #define VSB_KVM_DISK_BY_TAG "/dev/disk/by-tag"

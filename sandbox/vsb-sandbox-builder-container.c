@@ -5,14 +5,16 @@
  *
  *   <os><init>        virt-sandbox-init, bound in from the host
  *                     (VSB_INIT_GUEST_BINARY), so any root works
- *   <features>        <privnet/>: loopback only
+ *   <features>        <privnet/>: a network namespace of its own
+ *                     (loopback, and the -N interfaces)
  *   <seclabel>        from the security mode
  *   <devices>         the root (read-only host dir, or the config's
  *                     mount on /; none = the host's / read-only),
  *                     tmpfs on /tmp, /var/tmp, /run unless the config
  *                     mounts something there, init's config directory
  *                     and binary (read-only, below /run), the config's
- *                     mounts, one console for the stdio protocol
+ *                     mounts, one console for the stdio protocol,
+ *                     one <interface> per -N (vsb-sandbox-builder-net.c)
  */
 #include <config.h>
 
@@ -113,12 +115,6 @@ check_config(VsbSandboxConfig *c, GError **error)
                     d->tag);
         return false;
     }
-    if (vsb_sandbox_config_get_networks(c)->len) {
-        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
-                    "network '%s': sandboxes have no network but loopback yet",
-                    (const char *)g_ptr_array_index(vsb_sandbox_config_get_networks(c), 0));
-        return false;
-    }
     for (guint i = 0; i < mounts->len; i++) {
         VsbSandboxMount *m = g_ptr_array_index(mounts, i);
         /* init and its config live below /run: a share there would
@@ -131,6 +127,38 @@ check_config(VsbSandboxConfig *c, GError **error)
                         : VSB_INIT_GUEST_DIR);
             return false;
         }
+    }
+    return true;
+}
+
+/* One veth per -N: the controller sets its addresses and routes from
+ * <ip>/<route>; init runs DHCP on those that have none and want it. */
+static bool
+add_interfaces(VsbSandboxBuilder *b, GVirConfigDomain *dom, VsbSandboxConfig *c,
+               GError **error)
+{
+    g_autoptr(GPtrArray) specs = vsb_sandbox_builder_netspecs(c, error);
+
+    if (!specs)
+        return false;
+    for (guint i = 0; i < specs->len; i++) {
+        VsbNetspec *n = g_ptr_array_index(specs, i);
+
+        for (guint j = 0; j < n->addresses->len; j++) {
+            VsbNetspecAddress *a = g_ptr_array_index(n->addresses, j);
+            /* libvirt's <ip> has no broadcast: the kernel's default it is. */
+            if (a->broadcast) {
+                g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
+                            "network '%s': address=%s/%u%%%s: an LXC sandbox's addresses "
+                            "take no broadcast (drop %%%s)",
+                            (const char *)g_ptr_array_index(vsb_sandbox_config_get_networks(c),
+                                                            i),
+                            a->address, a->prefix, a->broadcast, a->broadcast);
+                return false;
+            }
+        }
+        if (!vsb_sandbox_builder_add_net_device(b, dom, n, i, -1, error))
+            return false;
     }
     return true;
 }
@@ -197,16 +225,27 @@ container_construct(VsbSandboxBuilder *b, VsbSandboxConfig *c, const char *state
         add_fs(dom, fs);
     }
 
+    if (!add_interfaces(b, dom, c, error))
+        return NULL;
+
     gvir_config_domain_chardev_set_source(GVIR_CONFIG_DOMAIN_CHARDEV(con),
                                           GVIR_CONFIG_DOMAIN_CHARDEV_SOURCE(pty));
     gvir_config_domain_add_device(dom, GVIR_CONFIG_DOMAIN_DEVICE(con));
     return g_steal_pointer(&dom);
 }
 
+/* DHCP only: the controller configures the rest (it has <ip>/<route>). */
+static void
+container_init_directives(VsbSandboxBuilder *b, VsbSandboxConfig *c, GString *out)
+{
+    vsb_sandbox_builder_net_directives(c, false, out);
+}
+
 static void
 vsb_sandbox_builder_container_class_init(VsbSandboxBuilderContainerClass *klass)
 {
     VSB_SANDBOX_BUILDER_CLASS(klass)->construct = container_construct;
+    VSB_SANDBOX_BUILDER_CLASS(klass)->init_directives = container_init_directives;
 }
 
 static void

@@ -1,7 +1,8 @@
 /*
  * vsb-sandbox-builder-kvm.c: a sandbox as a libvirt QEMU domain
  * (issue 8): a lightweight guest booting the host's kernel straight
- * into virt-sandbox-init, with the host's / shared read-only.
+ * into virt-sandbox-init, with the host's / (or -r DIR) shared
+ * read-only.
  *
  *   <os>        q35, direct PVH boot of the cached vmlinux with the
  *               cached initrd (vsb-sandbox-kvm.h); the command line
@@ -13,9 +14,13 @@
  *   <clock>     --clock-offset: offset 'variable', the guest's RTC (and
  *               so its realtime clock) that many seconds off the host's
  *   <seclabel>  DAC +0:+0 without relabelling: QEMU reads the host's /
- *               (9p passthrough) and the root-only state directory;
- *               none for qemu:///session, whose QEMU runs as the user
- *   <devices>   9p shares VSB_KVM_TAG_ROOT (/, read-only),
+ *               or -r DIR (9p passthrough) and the root-only state
+ *               directory; none for qemu:///session, whose QEMU runs
+ *               as the user.  With SELinux on, a second one for
+ *               libvirt's sVirt (kvm_selinux_seclabel): -s dynamic
+ *               on our policy's virt_sandbox_kvm_t where loaded
+ *               (libvirt picks the categories), static as given
+ *   <devices>   9p shares VSB_KVM_TAG_ROOT (/ or -r DIR, read-only),
  *               VSB_KVM_TAG_CONFIG (init's config directory) and one
  *               writable VSB_KVM_TAG_MOUNT<N> per host-bind mount
  *               (virtio-fs through virtiofsd with ,driver=virtiofs: the
@@ -34,14 +39,26 @@
  * ram, guest-bind and host-image mounts are init's work (mount
  * directives; a host-image is mounted as ext4 from
  * /dev/disk/by-tag/SERIAL, links that init makes, as udev would); a
- * mount on /, networks and another root are refused for now.  --shell
+ * mount on / is refused for now.  Each -N is a virtio NIC
+ * (<interface type='network'|'bridge'>, vsb-sandbox-builder-net.c)
+ * that init configures (DHCP or static, over rtnetlink).  --shell
  * needs nothing here: its terminal travels in the stdio protocol, over
  * the virtio-serial port as over an LXC sandbox's console.  A target
  * missing from the read-only root is made by init on an overlay of
  * its nearest parent (sandbox/init/vsb-init-setup.c).
  *
+ * -r DIR replaces the host's / as the shared root, as DIR is an LXC
+ * sandbox's read-only root: the program and its libraries come from
+ * DIR, init and its modules from the initrd, so DIR needs neither;
+ * init's /dev, /proc, /sys, /run, the private /tmp and /var/tmp and
+ * the mounts go on top, their targets (and the home and working
+ * directories, which init falls back from as in an LXC sandbox)
+ * resolved in DIR.  prepare_host checks DIR (check_root) before
+ * anything boots.
+ *
  * Modules beyond the base set are loaded only when used: the command
- * line's VSB_KVM_ENV_LOAD lists the groups (disks, overlay).
+ * line's VSB_KVM_ENV_LOAD lists the groups (disks, overlay, virtiofs,
+ * net).
  *
  * prepare_host (before construct) picks the kernel, makes or finds the
  * cached vmlinux and initrd and chooses the accelerator; construct
@@ -53,12 +70,17 @@
 #include "vsb-sandbox-kvm.h"
 #include "vsb-init-config.h"
 #include "vsb-sandbox-private.h"
+#include "vsb-sandbox-seclabel.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 #include <selinux/selinux.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(GVirConfigObject, g_object_unref)
@@ -91,6 +113,8 @@ struct _VsbSandboxBuilderKvm {
     char *console_log;      /* NULL: STATEDIR/console.log, removed with it */
     bool load_overlay;      /* a mount target is missing from the host's / */
     bool session;           /* qemu:///session: QEMU runs as the user */
+    bool selinux;           /* SELinux enabled: libvirt's sVirt labels QEMU */
+    char *selinux_base;     /* our policy's KVM type where loaded, else NULL */
 };
 
 G_DEFINE_TYPE(VsbSandboxBuilderKvm, vsb_sandbox_builder_kvm, VSB_SANDBOX_TYPE_BUILDER)
@@ -105,6 +129,7 @@ vsb_sandbox_builder_kvm_finalize(GObject *obj)
     g_free(b->kernel);
     g_free(b->initrd);
     g_free(b->console_log);
+    g_free(b->selinux_base);
     G_OBJECT_CLASS(vsb_sandbox_builder_kvm_parent_class)->finalize(obj);
 }
 
@@ -139,6 +164,151 @@ vsb_sandbox_builder_kvm_set_session(VsbSandboxBuilderKvm *b, bool session)
     b->session = session;
 }
 
+void
+vsb_sandbox_builder_kvm_set_selinux(VsbSandboxBuilderKvm *b, bool enabled,
+                                    const char *policy_base)
+{
+    b->selinux = enabled;
+    g_free(b->selinux_base);
+    b->selinux_base = g_strdup(policy_base);
+}
+
+/* The SELinux <seclabel> of the guest, for libvirt's sVirt (its QEMU
+ * driver labels QEMU and the disk images; it allocates the categories
+ * of a dynamic label itself, unique among its guests, so the MCS leases
+ * of LXC sandboxes play no part here).  NULL with @error for a mode
+ * that has no meaning for a guest. */
+static char *
+kvm_selinux_seclabel(VsbSandboxBuilderKvm *b, VsbSandboxConfig *c, GError **error)
+{
+    const char *label = vsb_sandbox_config_get_security_label(c);
+
+    switch (vsb_sandbox_config_get_security_mode(c)) {
+    case VSB_SANDBOX_SECURITY_DYNAMIC:
+        /* The user's base, else our policy's type, else libvirt's
+         * default (svirt_t). */
+        if (!label)
+            label = b->selinux_base;
+        if (!label)
+            return g_strdup("<seclabel type='dynamic' model='selinux' relabel='yes'/>");
+        return g_markup_printf_escaped("<seclabel type='dynamic' model='selinux' relabel='yes'>"
+                                       "<baselabel>%s</baselabel></seclabel>", label);
+    case VSB_SANDBOX_SECURITY_STATIC:
+        return g_markup_printf_escaped("<seclabel type='static' model='selinux' relabel='no'>"
+                                       "<label>%s</label></seclabel>", label);
+    case VSB_SANDBOX_SECURITY_NONE:
+        return g_strdup("<seclabel type='none' model='selinux'/>");
+    case VSB_SANDBOX_SECURITY_INHERIT:
+    default:
+        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
+                    "-s inherit: a KVM sandbox's QEMU is started by libvirtd, not by "
+                    "virt-sandbox, so it has no label of ours to inherit (use -s dynamic "
+                    "or -s static,label=LABEL)");
+        return NULL;
+    }
+}
+
+static bool mount_replaces(VsbSandboxConfig *c, const char *target);
+
+/* What the guest's init mounts on before it makes the shared root its
+ * root (sandbox/init/vsb-init-vm.c): real directories of that
+ * read-only root (init would follow a symbolic link in the initrd, not
+ * in the root). */
+static const char *const guest_mount_points[] = { "dev", "proc", "sys", "run", NULL };
+
+/* Whether @path exists in the tree of @rootfd, resolved as the guest
+ * resolves it: symbolic links and .. stay in that tree. */
+static bool
+exists_in_root(int rootfd, const char *path)
+{
+    struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+    int fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
+}
+
+/* Whether init can make the missing @target: it puts an overlay on the
+ * nearest parent that exists (vsb-init-setup.c), never on /. */
+static bool
+parent_below_slash_exists(int rootfd, const char *target)
+{
+    g_autofree char *p = g_strdup(target);
+    char *slash;
+
+    while ((slash = strrchr(p, '/')) && slash != p) {
+        *slash = '\0';
+        if (exists_in_root(rootfd, p))
+            return true;
+    }
+    return false;
+}
+
+/* The guest's root: the host's /, or -r DIR, which must be a directory
+ * (as an LXC sandbox's controller checks it) holding
+ * guest_mount_points.  What init mounts later (/tmp, /var/tmp, the
+ * config's mounts) goes on its target in the root, or on one made on
+ * an overlay of a parent (whose module is then loaded).  Checked
+ * before anything boots: from the guest, an error would reach only
+ * the console log.  The host's / has all these (a target right below
+ * it that does not exist: init says so). */
+static bool
+check_root(VsbSandboxBuilderKvm *b, VsbSandboxConfig *c, GError **error)
+{
+    const char *dir = vsb_sandbox_config_get_root(c);
+    GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
+    g_autoptr(GPtrArray) targets = g_ptr_array_new();
+    int rootfd = open(dir ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    bool ok = false;
+
+    if (rootfd < 0) {
+        int errsv = errno;
+        if (errsv == ENOTDIR)
+            g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                        "Root directory %s (-r) is not a directory", dir);
+        else
+            g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errsv),
+                        "Root directory %s (-r): %s", dir ? dir : "/", g_strerror(errsv));
+        return false;
+    }
+    for (size_t i = 0; dir && guest_mount_points[i]; i++) {
+        struct stat st;
+        if (fstatat(rootfd, guest_mount_points[i], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISDIR(st.st_mode)) {
+            g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                        "Root directory %s (-r) has no directory /%s: a KVM sandbox mounts "
+                        "its own /dev, /proc, /sys and /run on its read-only root", dir,
+                        guest_mount_points[i]);
+            goto out;
+        }
+    }
+    for (size_t i = 0; vsb_sandbox_default_tmpfs[i]; i++)
+        if (!g_str_equal(vsb_sandbox_default_tmpfs[i], "/run") &&
+            !mount_replaces(c, vsb_sandbox_default_tmpfs[i]))
+            g_ptr_array_add(targets, (char *)vsb_sandbox_default_tmpfs[i]);
+    for (guint i = 0; i < mounts->len; i++)
+        g_ptr_array_add(targets, ((VsbSandboxMount *)g_ptr_array_index(mounts, i))->target);
+    for (guint i = 0; i < targets->len; i++) {
+        const char *t = g_ptr_array_index(targets, i);
+        if (exists_in_root(rootfd, t))
+            continue;
+        if (dir && !parent_below_slash_exists(rootfd, t)) {
+            g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
+                        "Root directory %s (-r) has no %s, and nothing can be made right "
+                        "below its / (read-only): create it there, or mount below a "
+                        "directory that exists", dir, t);
+            goto out;
+        }
+        b->load_overlay = true;
+    }
+    ok = true;
+out:
+    close(rootfd);
+    return ok;
+}
+
 static bool
 kvm_prepare_host(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *statedir,
                  GError **error)
@@ -147,6 +317,12 @@ kvm_prepare_host(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *st
     g_auto(VsbKvmKernel) k = { 0 };
     g_autofree char *why = NULL;
 
+    if (!check_root(b, c, error))
+        return false;
+    b->selinux = is_selinux_enabled() > 0;
+    g_clear_pointer(&b->selinux_base, g_free);
+    if (b->selinux && security_check_context(VSB_SECLABEL_POLICY_KVM_PROCESS) == 0)
+        b->selinux_base = g_strdup(VSB_SECLABEL_POLICY_KVM_PROCESS);
     if (b->kernel)
         return true;
     if (!b->cachedir)
@@ -186,13 +362,6 @@ kvm_prepare_host(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *st
         }
         vsb_sandbox_builder_add_warning(builder, "the guest's console (kernel messages) goes "
                                         "to %s", b->console_log);
-    }
-    /* The guest's / is the host's: a target missing here is missing
-     * there, and init needs overlayfs to make it. */
-    for (guint i = 0; i < vsb_sandbox_config_get_mounts(c)->len; i++) {
-        VsbSandboxMount *m = g_ptr_array_index(vsb_sandbox_config_get_mounts(c), i);
-        if (!g_file_test(m->target, G_FILE_TEST_EXISTS))
-            b->load_overlay = true;
     }
     b->use_kvm = vsb_kvm_accel_probe(b->cachedir, b->kernel, &why);
     if (!b->use_kvm)
@@ -279,19 +448,20 @@ kvm_init_directives(VsbSandboxBuilder *b, VsbSandboxConfig *c, GString *out)
                                          (const char *const[]){ "/dev/virtio-ports/"
                                                                 VSB_KVM_STDIO_PORT, NULL });
     vsb_sandbox_builder_append_directive(out, "poweroff", (const char *const[]){ "1", NULL });
+    /* No controller in a VM: init sets up every interface itself. */
+    vsb_sandbox_builder_net_directives(c, true, out);
 }
 
 static bool
 check_config(VsbSandboxConfig *c, GError **error)
 {
-    const char *root = vsb_sandbox_config_get_root(c);
     GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
     const char *what = NULL;
 
     for (guint i = 0; i < mounts->len; i++) {
         VsbSandboxMount *m = g_ptr_array_index(mounts, i);
         if (g_str_equal(m->target, "/")) {
-            what = "a mount on / (the root is the host's /)";
+            what = "a mount on / (the root is the host's / or -r DIR)";
         } else if (g_str_equal(m->target, "/run") ||
                    vsb_sandbox_path_is_under(m->target, VSB_INIT_GUEST_DIR)) {
             g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
@@ -321,15 +491,6 @@ check_config(VsbSandboxConfig *c, GError **error)
         g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
                     "--memory %.1f MiB: a KVM sandbox needs at least %d MiB",
                     vsb_sandbox_config_get_memory_kib(c) / 1024.0, MIN_MEMORY_KIB / 1024);
-        return false;
-    }
-    if (vsb_sandbox_config_get_networks(c)->len)
-        what = "networks";
-    else if (root && !g_str_equal(root, "/"))
-        what = "a root other than the host's /";
-    if (what) {
-        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
-                    "KVM sandboxes do not support %s yet", what);
         return false;
     }
     return true;
@@ -412,15 +573,6 @@ virtiofs_xml(const char *dir, const char *tag, guint slot)
                            d, tag, slot);
 }
 
-/* libvirt-gconfig has no getter for the type. */
-static bool
-seclabel_is_none(GVirConfigDomainSeclabel *sl)
-{
-    g_autofree char *xml = gvir_config_object_to_xml(GVIR_CONFIG_OBJECT(sl));
-
-    return strstr(xml, "type=\"none\"") || strstr(xml, "type='none'");
-}
-
 /* A virtio disk whose serial the guest finds it by; its own PCI slot,
  * its name vdX in order (libvirt wants one, the guest ignores it). */
 static char *
@@ -441,7 +593,8 @@ next_slot(guint *slot, const char *what, GError **error)
 {
     if (*slot > SLOT_LAST) {
         g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
-                    "%s: at most %d host-bind or host-image mounts and disks in a KVM sandbox",
+                    "%s: at most %d host-bind or host-image mounts, disks and networks in a "
+                    "KVM sandbox",
                     what, SLOT_LAST - SLOT_FIRST_MOUNT + 1);
         return false;
     }
@@ -453,7 +606,7 @@ next_slot(guint *slot, const char *what, GError **error)
  * disk per host-image, then the --disk ones. */
 static bool
 add_mount_devices(GVirConfigDomain *dom, VsbSandboxConfig *c, const char *statedir,
-                  GError **error)
+                  guint *next, GError **error)
 {
     GPtrArray *mounts = vsb_sandbox_config_get_mounts(c);
     GPtrArray *disks = vsb_sandbox_config_get_disks(c);
@@ -493,6 +646,30 @@ add_mount_devices(GVirConfigDomain *dom, VsbSandboxConfig *c, const char *stated
         if (!add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_DISK, xml, error))
             return false;
     }
+    *next = slot;
+    return true;
+}
+
+/* One virtio NIC per -N after the mounts and disks, in increasing
+ * slots: the guest's kernel probes them in that order and names them
+ * eth0, eth1, ..., the names init's directives use. */
+static bool
+add_net_devices(VsbSandboxBuilder *b, GVirConfigDomain *dom, VsbSandboxConfig *c, guint slot,
+                GError **error)
+{
+    g_autoptr(GPtrArray) specs = vsb_sandbox_builder_netspecs(c, error);
+
+    if (!specs)
+        return false;
+    for (guint i = 0; i < specs->len; i++) {
+        VsbNetspec *n = g_ptr_array_index(specs, i);
+        g_autofree char *what = g_strdup_printf("network '%s'",
+            (const char *)g_ptr_array_index(vsb_sandbox_config_get_networks(c), i));
+
+        if (!next_slot(&slot, what, error) ||
+            !vsb_sandbox_builder_add_net_device(b, dom, n, i, (int)slot - 1, error))
+            return false;
+    }
     return true;
 }
 
@@ -521,12 +698,13 @@ has_virtiofs(VsbSandboxConfig *c)
     return false;
 }
 
-/* vhost-user devices (virtiofsd) map the guest's RAM: it must be shared
- * memory.  libvirt-gconfig has no <memoryBacking>, and the domain
- * parses back from its XML with the element added. */
+/* What libvirt-gconfig has no setter for (<memoryBacking>, a second
+ * <seclabel>): the domain parses back from its XML with @fragment added
+ * at its end.  Takes @dom; NULL with @error. */
 static GVirConfigDomain *
-with_shared_memory(GVirConfigDomain *dom, GError **error)
+with_xml_appended(GVirConfigDomain *dom_in, const char *fragment, GError **error)
 {
+    g_autoptr(GVirConfigDomain) dom = dom_in;
     g_autofree char *xml = gvir_config_object_to_xml(GVIR_CONFIG_OBJECT(dom));
     g_autofree char *head = NULL, *joined = NULL;
     const char *end = g_strrstr(xml, "</domain>");
@@ -537,9 +715,7 @@ with_shared_memory(GVirConfigDomain *dom, GError **error)
         return NULL;
     }
     head = g_strndup(xml, end - xml);
-    /* (indented as gvir_config_object_to_xml() does the rest) */
-    joined = g_strconcat(head, "  <memoryBacking>\n    <source type='memfd'/>\n"
-                         "    <access mode='shared'/>\n  </memoryBacking>\n", end, NULL);
+    joined = g_strconcat(head, fragment, end, NULL);
     return gvir_config_domain_new_from_xml(joined, error);
 }
 
@@ -547,7 +723,7 @@ with_shared_memory(GVirConfigDomain *dom, GError **error)
 static char *
 module_groups(VsbSandboxConfig *c, bool load_overlay)
 {
-    g_autoptr(GPtrArray) groups = g_ptr_array_new_null_terminated(3, NULL, TRUE);
+    g_autoptr(GPtrArray) groups = g_ptr_array_new_null_terminated(4, NULL, TRUE);
 
     if (has_disks(c))
         g_ptr_array_add(groups, (char *)VSB_KVM_MODULES_DISK);
@@ -555,6 +731,8 @@ module_groups(VsbSandboxConfig *c, bool load_overlay)
         g_ptr_array_add(groups, (char *)VSB_KVM_MODULES_OVERLAY);
     if (has_virtiofs(c))
         g_ptr_array_add(groups, (char *)VSB_KVM_MODULES_VIRTIOFS);
+    if (vsb_sandbox_config_get_networks(c)->len)
+        g_ptr_array_add(groups, (char *)VSB_KVM_MODULES_NET);
     return groups->len ? g_strjoinv(",", (char **)groups->pdata) : NULL;
 }
 
@@ -572,12 +750,14 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
                                                   : g_build_filename(statedir, "console.log",
                                                                      NULL);
     g_autofree char *console_xml = NULL, *root_xml = NULL, *config_xml = NULL;
+    g_autofree char *selinux_xml = NULL;
     g_autofree char *serial_xml = NULL;
     g_autoptr(GString) cmdline = g_string_new(NULL);
     g_autofree char *groups = NULL;
     const char *features[] = { "acpi", NULL };
     guint64 mem = vsb_sandbox_config_get_memory_kib(c);
     gint64 offset;
+    guint slot;
 
     if (!check_config(c, error) || !(sl = vsb_sandbox_builder_seclabel(builder, c, error)))
         return NULL;
@@ -586,14 +766,10 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
                     "no kernel and initrd chosen (prepare the sandbox first)");
         return NULL;
     }
-    /* SELinux labels for VMs (sVirt) are not done yet.  With SELinux
-     * off on the host, libvirt has no selinux model to label with: as
-     * for LXC sandboxes, the label is moot then. */
-    if (!seclabel_is_none(sl) && is_selinux_enabled() > 0) {
-        g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_UNSUPPORTED,
-                    "SELinux labels for KVM sandboxes are not implemented yet (use --security none)");
+    /* With SELinux off on the host, libvirt has no selinux model to
+     * label with: as for LXC sandboxes, the label is moot then. */
+    if (b->selinux && !(selinux_xml = kvm_selinux_seclabel(b, c, error)))
         return NULL;
-    }
     g_clear_object(&sl);
     /* A session daemon has no DAC driver (its QEMU is the user's own
      * process): no label at all there. */
@@ -659,7 +835,10 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
     if (sl)
         gvir_config_domain_set_seclabel(dom, sl);
 
-    root_xml = share_xml("/", VSB_KVM_TAG_ROOT, true, SLOT_ROOT);
+    /* -r DIR as the root in place of the host's /, read-only: the
+     * program's files come from there, init's from the initrd. */
+    root_xml = share_xml(vsb_sandbox_config_get_root(c) ? vsb_sandbox_config_get_root(c) : "/",
+                         VSB_KVM_TAG_ROOT, true, SLOT_ROOT);
     config_xml = share_xml(config_dir, VSB_KVM_TAG_CONFIG, true, SLOT_CONFIG);
     {
         g_autofree char *log = g_markup_escape_text(console_log, -1);
@@ -673,14 +852,25 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
                         "<channel type='unix'><source mode='bind'/><target type='virtio' name='"
                         VSB_KVM_STDIO_PORT "'/></channel>", error) ||
         !add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_SERIAL, console_xml, error) ||
-        !add_mount_devices(dom, c, statedir, error) ||
+        !add_mount_devices(dom, c, statedir, &slot, error) ||
+        !add_net_devices(builder, dom, c, slot, error) ||
         !add_xml_device(dom, GVIR_CONFIG_TYPE_DOMAIN_MEMBALLOON, "<memballoon model='none'/>",
                         error) ||
         !add_xml_controller(dom, "<controller type='usb' model='none'/>", error) ||
         !add_xml_controller(dom, serial_xml, error))
         return NULL;
-    if (has_virtiofs(c))
-        return with_shared_memory(dom, error);
+    /* (indented as gvir_config_object_to_xml() does the rest) */
+    if (has_virtiofs(c) &&
+        !(dom = with_xml_appended(g_steal_pointer(&dom),
+                                  "  <memoryBacking>\n    <source type='memfd'/>\n"
+                                  "    <access mode='shared'/>\n  </memoryBacking>\n", error)))
+        return NULL;
+    /* libvirt takes one <seclabel> per model: DAC's above, SELinux's. */
+    if (selinux_xml) {
+        g_autofree char *indented = g_strdup_printf("  %s\n", selinux_xml);
+        if (!(dom = with_xml_appended(g_steal_pointer(&dom), indented, error)))
+            return NULL;
+    }
     return g_steal_pointer(&dom);
 }
 

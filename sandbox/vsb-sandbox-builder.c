@@ -25,6 +25,7 @@ typedef struct {
     char *dynamic_label;    /* allocated for -s dynamic (vsb-sandbox-seclabel.h) */
     char *dynamic_imagelabel;
     GPtrArray *warnings;    /* NULL-terminated */
+    GArray *net_kinds;      /* VsbNetspecSourceKind per -N, found by prepare; NULL before */
 } VsbSandboxBuilderPrivate;
 
 /* "@what @path: strerror(errno)" in G_FILE_ERROR; returns false. */
@@ -51,6 +52,8 @@ vsb_sandbox_builder_finalize(GObject *obj)
     g_free(priv->dynamic_label);
     g_free(priv->dynamic_imagelabel);
     g_ptr_array_unref(priv->warnings);
+    if (priv->net_kinds)
+        g_array_unref(priv->net_kinds);
     G_OBJECT_CLASS(vsb_sandbox_builder_parent_class)->finalize(obj);
 }
 
@@ -381,6 +384,26 @@ make_dir(const char *path, mode_t mode, GError **error)
     return true;
 }
 
+/* Whether each -N source is a libvirt network or a host bridge, as
+ * this host has them (construct is pure: it asks the builder). */
+static bool
+resolve_networks(VsbSandboxBuilder *b, VsbSandboxConfig *c, GError **error)
+{
+    VsbSandboxBuilderPrivate *priv = vsb_sandbox_builder_get_instance_private(b);
+    g_autoptr(GPtrArray) specs = vsb_sandbox_builder_netspecs(c, error);
+
+    if (!specs)
+        return false;
+    if (priv->net_kinds)
+        g_array_unref(priv->net_kinds);
+    priv->net_kinds = g_array_new(FALSE, FALSE, sizeof(VsbNetspecSourceKind));
+    for (guint i = 0; i < specs->len; i++) {
+        VsbNetspecSourceKind k = vsb_netspec_resolve(g_ptr_array_index(specs, i));
+        g_array_append_val(priv->net_kinds, k);
+    }
+    return true;
+}
+
 bool
 vsb_sandbox_builder_prepare(VsbSandboxBuilder *b, VsbSandboxConfig *c, const char *statedir,
                             GError **error)
@@ -441,9 +464,20 @@ vsb_sandbox_builder_prepare(VsbSandboxBuilder *b, VsbSandboxConfig *c, const cha
             return false;
         }
     }
-    if (klass->prepare_host && !klass->prepare_host(b, c, statedir, error))
+    if (!resolve_networks(b, c, error) ||
+        (klass->prepare_host && !klass->prepare_host(b, c, statedir, error)))
         return false;
     return true;
+}
+
+VsbNetspecSourceKind
+vsb_sandbox_builder_net_kind(VsbSandboxBuilder *b, guint index, const VsbNetspec *n)
+{
+    VsbSandboxBuilderPrivate *priv = vsb_sandbox_builder_get_instance_private(b);
+
+    if (priv->net_kinds && index < priv->net_kinds->len)
+        return g_array_index(priv->net_kinds, VsbNetspecSourceKind, index);
+    return n->kind == VSB_NETSPEC_SOURCE_NAME ? VSB_NETSPEC_SOURCE_NETWORK : n->kind;
 }
 
 GVirConfigDomain *

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 
 #include "vsb-sandbox-config.h"
+#include "vsb-sandbox-netspec.h"
 
 G_BEGIN_DECLS
 
@@ -117,6 +118,27 @@ void vsb_sandbox_builder_add_warning(VsbSandboxBuilder *b, const char *fmt, ...)
 void vsb_sandbox_builder_append_directive(GString *out, const char *key,
                                           const char *const *fields);
 
+/* -N interfaces (vsb-sandbox-builder-net.c), for subclasses. */
+/* The config's specs parsed (VsbNetspec*); NULL naming a bad one. */
+GPtrArray *vsb_sandbox_builder_netspecs(VsbSandboxConfig *config, GError **error);
+/* The source kind of interface @index: what prepare found on the host,
+ * else the spec's own (a bare name then is a network). */
+VsbNetspecSourceKind vsb_sandbox_builder_net_kind(VsbSandboxBuilder *b, guint index,
+                                                  const VsbNetspec *n);
+/* <interface> of interface @index (ethN): for LXC with @pci_slot -1
+ * (<guest dev>, <ip>, <route>), for KVM a virtio NIC in @pci_slot. */
+char *vsb_sandbox_builder_net_xml(const VsbNetspec *n, VsbNetspecSourceKind kind, guint index,
+                                  int pci_slot);
+/* That <interface> added to @dom; false naming what libvirt-gconfig
+ * refused. */
+bool vsb_sandbox_builder_add_net_device(VsbSandboxBuilder *b, GVirConfigDomain *dom,
+                                        const VsbNetspec *n, guint index, int pci_slot,
+                                        GError **error);
+/* init's net directives: the DHCP ones (LXC: the controller does the
+ * rest), or with @with_static every interface's whole setup (KVM). */
+void vsb_sandbox_builder_net_directives(VsbSandboxConfig *config, bool with_static,
+                                        GString *out);
+
 #define VSB_SANDBOX_TYPE_BUILDER_CONTAINER (vsb_sandbox_builder_container_get_type())
 G_DECLARE_FINAL_TYPE(VsbSandboxBuilderContainer, vsb_sandbox_builder_container,
                      VSB, SANDBOX_BUILDER_CONTAINER, VsbSandboxBuilder)
@@ -137,5 +159,10 @@ void vsb_sandbox_builder_kvm_set_boot(VsbSandboxBuilderKvm *b, const char *kerne
 /* A session daemon's guest (qemu:///session): QEMU runs as the user,
  * with no DAC label to give. */
 void vsb_sandbox_builder_kvm_set_session(VsbSandboxBuilderKvm *b, bool session);
+/* Instead of prepare's look at the host (tests of construct): whether
+ * SELinux is enabled, and the base label of our policy's KVM type when
+ * the loaded policy has it (NULL: libvirt's default). */
+void vsb_sandbox_builder_kvm_set_selinux(VsbSandboxBuilderKvm *b, bool enabled,
+                                         const char *policy_base);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 
 #include "vsb-sandbox-cli.h"
 #include "vsb-sandbox-context.h"
+#include "vsb-sandbox-netspec.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -133,11 +134,13 @@ static gboolean
 opt_network(const char *option, const char *value, gpointer data, GError **error)
 {
     ParseState *st = data;
+    g_autoptr(VsbNetspec) spec = NULL;
+    GError *err = NULL;
 
-    if (!value[0])
-        return option_error(option, value,
-                            g_error_new_literal(VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
-                                                "empty network options"), error);
+    /* Checked now, so that a bad spec fails before anything starts;
+     * the config keeps the string, builders parse it again. */
+    if (!(spec = vsb_netspec_parse(value, &err)))
+        return option_error(option, value, err, error);
     vsb_sandbox_config_add_network(st->config, value);
     return TRUE;
 }
@@ -317,7 +320,8 @@ vsb_sandbox_cli_parse(int argc, const char *const *argv, GError **error)
           "add a disk to a KVM sandbox: TYPE file, FORMAT raw or qcow2; the guest sees it as "
           "/dev/disk/by-tag/TAGNAME", "TYPE:TAGNAME=SOURCE[,format=FORMAT]" },
         { "network", 'N', 0, G_OPTION_ARG_CALLBACK, opt_network,
-          "add a network interface (not supported yet: loopback only)", "OPTIONS" },
+          "add a network interface: dhcp,source=NET | address=IP/PREFIX,route=NET/PREFIX%GW,"
+          "source=NET | source=bridge:BR (each with ,mac=MAC)", "SPEC" },
         { "security", 's', 0, G_OPTION_ARG_CALLBACK, opt_security,
           "SELinux confinement: dynamic[,label=BASE], static,label=LABEL, inherit or none "
           "(default dynamic)", "OPTIONS" },

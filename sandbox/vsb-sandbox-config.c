@@ -5,6 +5,7 @@
 #include <config.h>
 
 #include "vsb-sandbox-config.h"
+#include "vsb-sandbox-netspec.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -914,6 +915,14 @@ vsb_sandbox_config_validate(VsbSandboxConfig *c, GError **error)
                     "both a root directory (%s) and a mount on / given", c->root);
         return false;
     }
+    for (guint i = 0; i < c->networks->len; i++) {
+        const char *spec = g_ptr_array_index(c->networks, i);
+        g_autoptr(VsbNetspec) n = vsb_netspec_parse(spec, error);
+        if (!n) {
+            g_prefix_error(error, "network '%s': ", spec);
+            return false;
+        }
+    }
     for (guint i = 0; i < c->includes->len; i++) {
         VsbSandboxInclude *inc = g_ptr_array_index(c->includes, i);
         if (!include_has_home(c, inc->guest)) {
@@ -1163,6 +1172,12 @@ vsb_sandbox_parse_security(const char *spec, VsbSandboxSecurityMode *mode, char 
         } else if (g_str_has_prefix(parts[i], "label=")) {
             g_free(lbl);
             lbl = g_strdup(parts[i] + strlen("label="));
+        } else if (lbl && !strchr(parts[i], '=') && parts[i][0] == 'c') {
+            /* An MCS category list has commas of its own
+             * (label=...:s0:c1,c2): the part continues the label. */
+            char *joined = g_strconcat(lbl, ",", parts[i], NULL);
+            g_free(lbl);
+            lbl = joined;
         } else {
             g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_INVALID,
                         "unknown security option '%s' (expected dynamic, static, inherit, none "

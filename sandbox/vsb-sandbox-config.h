@@ -10,8 +10,8 @@
  * builder's and the context's business.
  *
  * The sandbox always has, whatever the config says: a private /tmp,
- * /var/tmp and /run (tmpfs), private /dev and /proc, no network but
- * loopback.  A mount on one of those targets replaces the default one.
+ * /var/tmp and /run (tmpfs), private /dev and /proc, loopback and the
+ * -N interfaces only.  A mount on one of those targets replaces the default one.
  */
 #pragma once
 
@@ -138,8 +138,8 @@ GPtrArray *vsb_sandbox_config_get_disks(VsbSandboxConfig *c);    /* of VsbSandbo
 bool vsb_sandbox_config_add_disk(VsbSandboxConfig *c, const char *type, const char *tag,
                                  const char *source, VsbSandboxFormat format, GError **error);
 
-/* Network interfaces: kept as given (-N syntax); no builder takes any
- * yet (only loopback). */
+/* Network interfaces: kept as given (-N syntax, vsb-sandbox-netspec.h,
+ * checked by vsb_sandbox_config_validate); eth0, eth1, ... in order. */
 GPtrArray *vsb_sandbox_config_get_networks(VsbSandboxConfig *c); /* of char* */
 void vsb_sandbox_config_add_network(VsbSandboxConfig *c, const char *spec);
 

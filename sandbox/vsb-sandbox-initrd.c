@@ -36,6 +36,7 @@ static const struct {
     { VSB_KVM_MODULES_DISK, (const char *const[]){ "virtio_blk", "ext4", NULL } },
     { VSB_KVM_MODULES_OVERLAY, (const char *const[]){ "overlay", NULL } },
     { VSB_KVM_MODULES_VIRTIOFS, (const char *const[]){ "virtiofs", NULL } },
+    { VSB_KVM_MODULES_NET, (const char *const[]){ "virtio_net", NULL } },
 };
 
 /* Bump when the initrd's layout changes: old cached ones are unusable. */

@@ -52,6 +52,9 @@ G_BEGIN_DECLS
  * the loaded policy has them. */
 #define VSB_SECLABEL_POLICY_PROCESS "system_u:system_r:virt_sandbox_lxc_t:s0"
 #define VSB_SECLABEL_POLICY_FILE "system_u:object_r:virt_sandbox_file_t:s0"
+/* KVM sandboxes' QEMU: the base of the dynamic label libvirt's sVirt
+ * gives it (categories are libvirt's to allocate). */
+#define VSB_SECLABEL_POLICY_KVM_PROCESS "system_u:system_r:virt_sandbox_kvm_t:s0"
 #define VSB_MCS_LEASE_DIR RUNSTATEDIR "/virt-sandbox/mcs"
 
 /* Two distinct categories, c1 < c2. */

@@ -13,8 +13,11 @@
 #include <libvirt/libvirt-lxc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -267,6 +270,39 @@ signal_thread(gpointer data)
     return NULL;
 }
 
+/* Tell the service manager that started us (Type=notify: the template
+ * unit) @state, by the datagram protocol of sd_notify(3): $NOTIFY_SOCKET
+ * names a unix socket, an abstract one when it starts with '@'.  No
+ * manager, nothing to do; one we cannot reach is said on stderr (the
+ * unit then times out, which says the rest). */
+static void
+notify_manager(const char *state)
+{
+    const char *path = g_getenv("NOTIFY_SOCKET");
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    socklen_t len;
+    size_t n;
+    int fd;
+
+    if (!path || !path[0])
+        return;
+    n = strlen(path);
+    if ((path[0] != '/' && path[0] != '@') || n >= sizeof(addr.sun_path)) {
+        fprintf(stderr, "virt-sandbox-service: NOTIFY_SOCKET=%s: not a socket path\n", path);
+        return;
+    }
+    memcpy(addr.sun_path, path, n);
+    if (path[0] == '@')
+        addr.sun_path[0] = '\0';
+    len = offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1);
+    if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+        sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&addr, len) < 0)
+        fprintf(stderr, "virt-sandbox-service: cannot notify %s: %s\n", path,
+                g_strerror(errno));
+    if (fd >= 0)
+        close(fd);
+}
+
 /* The status in init's last line (vsb-init-service.c), or -1. */
 static int
 parse_status(const GString *tail)
@@ -316,6 +352,7 @@ vsb_service_follow(VsbServiceStore *s, const char *name, int out_fd, int *status
     virDomainPtr dom;
     virStreamPtr st = NULL;
     bool out_ok = true;
+    bool console;
     int rc;
 
     /* Before anything starts a thread: only ours takes these. */
@@ -348,10 +385,14 @@ vsb_service_follow(VsbServiceStore *s, const char *name, int out_fd, int *status
     /* The console (the controller replays what it kept of it) until it
      * ends with the container.  Another client on it, or a daemon
      * restart, leaves us with the domain's state alone. */
-    if (!(st = virStreamNew(s->conn, 0)) || virDomainOpenConsole(dom, NULL, st, 0) < 0) {
+    console = (st = virStreamNew(s->conn, 0)) && virDomainOpenConsole(dom, NULL, st, 0) >= 0;
+    if (!console)
         fprintf(stderr, "virt-sandbox-service: not showing the console of '%s': %s\n", name,
                 virGetLastErrorMessage());
-    } else {
+    /* The container runs and its console is ours: a unit's start is
+     * over (systemctl start returns; a failure before this fails it). */
+    notify_manager("READY=1");
+    if (console) {
         char buf[4096];
         while ((rc = virStreamRecv(st, buf, sizeof(buf))) > 0) {
             if (out_ok && !write_all(out_fd, buf, rc))

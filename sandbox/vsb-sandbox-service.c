@@ -366,13 +366,15 @@ symlink_at(const char *target, const char *path, GError **error)
     return true;
 }
 
-/* A new machine ID (machine-id(5)): journald names the journal's
- * directory after it, and two services must not share one. */
+/* The machine ID (machine-id(5)) of a systemd service: the domain's
+ * @uuid, what systemd would take from $container_uuid (machined's Id
+ * of the machine, the CONTAINER_ID_FULL of its forwarded syslog
+ * records).  journald names the journal's directory after it, and two
+ * services must not share one. */
 static bool
-write_machine_id(const char *etc, GError **error)
+write_machine_id(const char *etc, const char *uuid, GError **error)
 {
     g_autofree char *path = g_build_filename(etc, "machine-id", NULL);
-    g_autofree char *uuid = g_uuid_string_random();
     g_autoptr(GString) id = g_string_new(NULL);
 
     for (const char *p = uuid; *p; p++)
@@ -435,8 +437,7 @@ prepare_systemd(const char *name, const char *etc, const char *var,
         if (!symlink_at("/lib/systemd/system/multi-user.target", p, error))
             return false;
     }
-    if (!write_machine_id(etc, error) ||
-        !g_file_set_contents_full(hostname, line, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
+    if (!g_file_set_contents_full(hostname, line, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
                                   error))
         return false;
     /* journald's Storage=auto keeps the journal when this exists. */
@@ -445,10 +446,11 @@ prepare_systemd(const char *name, const char *etc, const char *var,
     return true;
 }
 
-/* The private /etc and /var of @opts in @dir, and their mounts. */
+/* The private /etc and /var of @opts in @dir, and their mounts; a
+ * systemd service's machine ID is @uuid, its domain's. */
 static bool
 make_private_dirs(VsbSandboxConfig *c, const char *dir, const VsbServiceOptions *opts,
-                  GError **error)
+                  const char *uuid, GError **error)
 {
     g_autofree char *etc = g_build_filename(dir, "etc", NULL);
     g_autofree char *var = g_build_filename(dir, "var", NULL);
@@ -459,7 +461,8 @@ make_private_dirs(VsbSandboxConfig *c, const char *dir, const VsbServiceOptions 
     if (!run_tool(cp_argv, error) || !make_var_skeleton(var, error))
         return false;
     if (opts->kind == VSB_SERVICE_KIND_SYSTEMD &&
-        !prepare_systemd(vsb_sandbox_config_get_name(c), etc, var, opts, error))
+        (!prepare_systemd(vsb_sandbox_config_get_name(c), etc, var, opts, error) ||
+         !write_machine_id(etc, uuid, error)))
         return false;
     if (opts->image_size) {
         g_autofree char *etc_img = g_build_filename(dir, "etc.img", NULL);
@@ -542,9 +545,11 @@ check_config(VsbSandboxConfig *c, GError **error)
     return vsb_sandbox_config_validate(c, error);
 }
 
-/* state/ from @c (removed first), and the domain defined from it. */
+/* state/ from @c (removed first), and the domain defined from it; a
+ * new domain gets @new_uuid (NULL: the builder's). */
 static bool
-define_domain(VsbServiceStore *s, VsbSandboxConfig *c, const char *dir, GError **error)
+define_domain(VsbServiceStore *s, VsbSandboxConfig *c, const char *dir, const char *new_uuid,
+              GError **error)
 {
     g_autoptr(VsbSandboxBuilder) b = NULL;
     g_autoptr(GVirConfigDomain) conf = NULL;
@@ -594,6 +599,8 @@ define_domain(VsbServiceStore *s, VsbSandboxConfig *c, const char *dir, GError *
             return vsb_service_set_virt_error(error, "Cannot read the UUID of service '%s'",
                                               vsb_sandbox_config_get_name(c));
         gvir_config_domain_set_uuid(conf, uuid);
+    } else if (new_uuid) {
+        gvir_config_domain_set_uuid(conf, new_uuid);
     }
     xml = gvir_config_object_to_xml(GVIR_CONFIG_OBJECT(conf));
     if (!(dom = virDomainDefineXML(conn, xml)))
@@ -610,6 +617,8 @@ vsb_service_create(VsbServiceStore *s, VsbSandboxConfig *config, const VsbServic
     const char *name = vsb_sandbox_config_get_name(config);
     g_autofree char *dir = NULL;
     g_autofree char *cfgpath = NULL;
+    /* the domain's, chosen here: a systemd service's machine ID too */
+    g_autofree char *uuid = g_uuid_string_random();
     g_autoptr(GPtrArray) names = NULL;
     VsbServiceOptions saved = *opts;    /* units by name, as found inside */
     virConnectPtr conn;
@@ -660,9 +669,9 @@ vsb_service_create(VsbServiceStore *s, VsbSandboxConfig *config, const VsbServic
         return set_errno_error(error, errno, "Cannot create", dir);
     }
     cfgpath = g_build_filename(dir, "sandbox.cfg", NULL);
-    if (!make_private_dirs(config, dir, opts, error) || !save_options(dir, &saved, error) ||
-        !vsb_sandbox_config_save(config, cfgpath, error) ||
-        !define_domain(s, config, dir, error)) {
+    if (!make_private_dirs(config, dir, opts, uuid, error) ||
+        !save_options(dir, &saved, error) || !vsb_sandbox_config_save(config, cfgpath, error) ||
+        !define_domain(s, config, dir, uuid, error)) {
         /* Nothing half-made stays: the directory was ours. */
         remove_tree(dir, NULL);
         return false;
@@ -671,10 +680,10 @@ vsb_service_create(VsbServiceStore *s, VsbSandboxConfig *config, const VsbServic
 }
 
 /* A clone of a systemd service in directories is another machine
- * (its own machine ID, hence journal) named @name.  (In images, it
- * keeps the original's.) */
+ * named @name, whose machine ID (hence journal) is @uuid, the new
+ * domain's.  (In images, it keeps the original's.) */
 static bool
-clone_identity(const char *name, const char *dir, GError **error)
+clone_identity(const char *name, const char *dir, const char *uuid, GError **error)
 {
     g_auto(VsbServiceOptions) opts = { 0 };
     g_autofree char *etc = g_build_filename(dir, "etc", NULL);
@@ -685,7 +694,7 @@ clone_identity(const char *name, const char *dir, GError **error)
         return false;
     if (opts.kind != VSB_SERVICE_KIND_SYSTEMD || !g_file_test(etc, G_FILE_TEST_IS_DIR))
         return true;
-    return write_machine_id(etc, error) &&
+    return write_machine_id(etc, uuid, error) &&
         g_file_set_contents_full(hostname, line, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
                                  error);
 }
@@ -743,6 +752,7 @@ bool
 vsb_service_clone(VsbServiceStore *s, const char *src, const char *dst, GError **error)
 {
     g_autofree char *sdir = NULL, *ddir = NULL, *cfgpath = NULL;
+    g_autofree char *uuid = g_uuid_string_random();
     g_autoptr(VsbSandboxConfig) c = NULL;
     g_autoptr(GDir) d = NULL;
     virDomainPtr dom;
@@ -781,10 +791,10 @@ vsb_service_clone(VsbServiceStore *s, const char *src, const char *dst, GError *
             goto fail;
     }
     remap_mounts(c, sdir, ddir);
-    if (!clone_identity(dst, ddir, error))
+    if (!clone_identity(dst, ddir, uuid, error))
         goto fail;
     cfgpath = g_build_filename(ddir, "sandbox.cfg", NULL);
-    if (!vsb_sandbox_config_save(c, cfgpath, error) || !define_domain(s, c, ddir, error))
+    if (!vsb_sandbox_config_save(c, cfgpath, error) || !define_domain(s, c, ddir, uuid, error))
         goto fail;
     return true;
 
@@ -802,7 +812,7 @@ vsb_service_upgrade(VsbServiceStore *s, const char *name, GError **error)
     if (!vsb_service_exists(s, name, error) || !require_shut_off(s, name, "upgrading it", error))
         return false;
     dir = vsb_service_store_dir(s, name);
-    return (c = load_config(dir, error)) && define_domain(s, c, dir, error);
+    return (c = load_config(dir, error)) && define_domain(s, c, dir, NULL, error);
 }
 
 bool

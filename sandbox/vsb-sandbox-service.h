@@ -22,6 +22,8 @@
  * init; a "systemd" one runs the host's systemd (VSB_SERVICE_SYSTEMD)
  * as init, always with a private /etc and /var: its /etc is the
  * host's without the host's enabled units, with its own machine-id
+ * (the domain's UUID, which systemd takes from $container_uuid in a
+ * container whose /etc/machine-id is empty, under libvirt or nspawn)
  * and hostname, the chosen units wanted by multi-user.target, getty
  * masked (the console is the tool's); journald keeps its journal in
  * the private /var/log/journal, which the host reads with
@@ -119,7 +121,8 @@ bool vsb_service_execute(VsbServiceStore *s, const char *name, const char *const
                          int *status, GError **error);
 /* Start the service unless it runs, then copy its console to @out_fd
  * until it ends; its program's status (from init's last line) in
- * @status.  SIGTERM/SIGINT/SIGHUP to the caller stop (or, HUP, reload)
+ * @status.  Once it runs, READY=1 to the service manager that started
+ * us, if any ($NOTIFY_SOCKET, sd_notify(3)'s protocol: Type=notify).  SIGTERM/SIGINT/SIGHUP to the caller stop (or, HUP, reload)
  * the service. */
 bool vsb_service_follow(VsbServiceStore *s, const char *name, int out_fd, int *status,
                         GError **error);

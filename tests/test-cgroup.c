@@ -66,6 +66,22 @@ read_data(const char *name)
     return text;
 }
 
+/* The cases of a one-line-per-case file: its lines but blank ones and
+ * '#' comments.  Each file holds more than five, or it was cut short. */
+static GPtrArray *
+read_cases(const char *name)
+{
+    g_autofree char *text = read_data(name);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    GPtrArray *cases = g_ptr_array_new_with_free_func(g_free);
+
+    for (guint i = 0; lines[i]; i++)
+        if (lines[i][0] && lines[i][0] != '#')
+            g_ptr_array_add(cases, g_strdup(lines[i]));
+    g_assert_cmpuint(cases->len, >, 5);
+    return cases;
+}
+
 /* A field of the expected files: mountinfo's octal escapes for the
  * characters that would split it, "-" for empty. */
 static void
@@ -160,41 +176,31 @@ test_mount_root(void)
 static void
 test_shares_to_weight(void)
 {
-    g_autofree char *text = read_data("shares-to-weight.txt");
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    guint n = 0;
+    g_autoptr(GPtrArray) cases = read_cases("shares-to-weight.txt");
 
-    for (guint i = 0; lines[i]; i++) {
+    for (guint i = 0; i < cases->len; i++) {
+        const char *line = g_ptr_array_index(cases, i);
         unsigned long long shares, weight;
 
-        if (!lines[i][0] || lines[i][0] == '#')
-            continue;
-        g_assert_cmpint(sscanf(lines[i], "%llu %llu", &shares, &weight), ==, 2);
+        g_assert_cmpint(sscanf(line, "%llu %llu", &shares, &weight), ==, 2);
         g_test_message("shares %llu", shares);
         g_assert_cmpuint(vsb_cgroup_shares_to_weight(shares), ==, weight);
-        n++;
     }
-    g_assert_cmpuint(n, >, 5);
 }
 
 static void
 test_blkio_weight_to_io_weight(void)
 {
-    g_autofree char *text = read_data("blkio-weight-to-io-weight.txt");
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    guint n = 0;
+    g_autoptr(GPtrArray) cases = read_cases("blkio-weight-to-io-weight.txt");
 
-    for (guint i = 0; lines[i]; i++) {
+    for (guint i = 0; i < cases->len; i++) {
+        const char *line = g_ptr_array_index(cases, i);
         unsigned long long blkio, io;
 
-        if (!lines[i][0] || lines[i][0] == '#')
-            continue;
-        g_assert_cmpint(sscanf(lines[i], "%llu %llu", &blkio, &io), ==, 2);
+        g_assert_cmpint(sscanf(line, "%llu %llu", &blkio, &io), ==, 2);
         g_test_message("weight %llu", blkio);
         g_assert_cmpuint(vsb_cgroup_blkio_weight_to_io_weight(blkio), ==, io);
-        n++;
     }
-    g_assert_cmpuint(n, >, 5);
 }
 
 /* systemd's unit names of a domain under systemd, and the paths the
@@ -202,30 +208,25 @@ test_blkio_weight_to_io_weight(void)
 static void
 test_unit_names(void)
 {
-    g_autofree char *text = read_data("unit-names.txt");
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autoptr(GPtrArray) cases = read_cases("unit-names.txt");
     g_auto(GStrv) rels = vsb_cgroup_domain_rel_paths(NULL, "vsb-sd1");
-    guint n = 0;
 
-    for (guint i = 0; lines[i]; i++) {
+    for (guint i = 0; i < cases->len; i++) {
+        const char *line = g_ptr_array_index(cases, i);
         g_auto(GStrv) f = NULL;
         const char *partition;
         g_autofree char *slice = NULL;
         g_autofree char *scope = NULL;
 
-        if (!lines[i][0] || lines[i][0] == '#')
-            continue;
-        f = g_strsplit(lines[i], " ", -1);
+        f = g_strsplit(line, " ", -1);
         g_assert_cmpuint(g_strv_length(f), ==, 4);
-        g_test_message("%s", lines[i]);
+        g_test_message("%s", line);
         partition = g_str_equal(f[0], "-") ? NULL : f[0];
         slice = vsb_cgroup_slice_name(partition);
         scope = vsb_cgroup_scope_name(partition, f[1]);
         g_assert_cmpstr(slice, ==, f[2]);
         g_assert_cmpstr(scope, ==, f[3]);
-        n++;
     }
-    g_assert_cmpuint(n, >, 5);
     g_assert_cmpuint(g_strv_length(rels), ==, 2);
     g_assert_cmpstr(rels[0], ==, "machine/vsb-sd1.virt-sandbox");
     g_assert_cmpstr(rels[1], ==, "machine.slice/machine-vsb\\x2dsd1.scope");
@@ -235,20 +236,17 @@ test_unit_names(void)
 static void
 test_numa_nodeset(void)
 {
-    g_autofree char *text = read_data("numa-nodesets.txt");
-    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-    guint n = 0;
+    g_autoptr(GPtrArray) cases = read_cases("numa-nodesets.txt");
 
-    for (guint i = 0; lines[i]; i++) {
+    for (guint i = 0; i < cases->len; i++) {
+        const char *line = g_ptr_array_index(cases, i);
         unsigned long mask[VSB_NUMA_MAX_NODES / (8 * sizeof(unsigned long))];
         g_auto(GStrv) f = NULL;
         g_autoptr(GError) error = NULL;
         guint count = 0;
         bool ok;
 
-        if (!lines[i][0] || lines[i][0] == '#')
-            continue;
-        f = g_strsplit(lines[i], " ", 3);
+        f = g_strsplit(line, " ", 3);
         g_assert_cmpuint(g_strv_length(f), ==, 3);
         g_test_message("nodeset %s", f[0]);
         /* "-" stands for the empty set. */
@@ -265,9 +263,7 @@ test_numa_nodeset(void)
             g_assert_cmpuint(count, ==, g_ascii_strtoull(f[1], NULL, 10));
             g_assert_cmphex(mask[0], ==, g_ascii_strtoull(f[2], NULL, 16));
         }
-        n++;
     }
-    g_assert_cmpuint(n, >, 5);
 }
 
 /* stats-NAME/ holds one directory per controller named in its file

@@ -17,6 +17,7 @@
 #include <config.h>
 
 #include "vsb-domain-conf.h"
+#include "vsb-domain-net.h"
 
 #include <glib/gstdio.h>
 #include <libxml/parser.h>
@@ -802,6 +803,63 @@ test_outputs_have_inputs(void)
     }
 }
 
+/* <interface> without <mac>: one is generated (libvirt's 52:54:00
+ * prefix), differs between interfaces, and is kept by a round trip;
+ * the fields the controller relies on are parsed. */
+static void
+test_net_fields(void)
+{
+    static const char xml[] =
+        "<domain type='lxc'><name>n</name><os><type>exe</type></os><devices>"
+        "<interface type='bridge'><source bridge='br0'/><ip address='10.1.2.3'/>"
+        "<ip address='fd00::5'/><route address='0.0.0.0' prefix='0' gateway='10.1.2.1'/>"
+        "</interface>"
+        "<interface type='ethernet'><guest dev='net7'/><mtu size='1280'/></interface>"
+        "</devices></domain>";
+    g_autoptr(GError) error = NULL;
+    g_autoptr(VsbDomainDef) def = vsb_domain_def_parse_string(xml, &error);
+    g_autoptr(VsbDomainDef) again = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *out2 = NULL;
+    g_autofree char *g0 = NULL;
+    g_autofree char *g1 = NULL;
+    const VsbDomainNet *a, *b;
+    const VsbDomainNetIP *ip;
+
+    g_assert_no_error(error);
+    g_assert_cmpuint(def->interfaces->len, ==, 2);
+    a = def->interfaces->pdata[0];
+    b = def->interfaces->pdata[1];
+    g_assert_cmpint(a->type, ==, VSB_DOMAIN_NET_BRIDGE);
+    g_assert_cmpstr(a->source, ==, "br0");
+    g_assert_cmpint(b->type, ==, VSB_DOMAIN_NET_ETHERNET);
+    g_assert_null(b->source);
+    g_assert_null(a->target_dev);
+    g_assert_cmpuint(b->mtu, ==, 1280);
+    g_assert_true(a->mac[0] == 0x52 && a->mac[1] == 0x54 && a->mac[2] == 0x00);
+    g_assert_true(b->mac[0] == 0x52 && b->mac[1] == 0x54 && b->mac[2] == 0x00);
+    g_assert_true(memcmp(a->mac, b->mac, 6) != 0);
+    g0 = vsb_domain_net_guest_dev(def, 0);
+    g1 = vsb_domain_net_guest_dev(def, 1);
+    g_assert_cmpstr(g0, ==, "eth0");
+    g_assert_cmpstr(g1, ==, "net7");
+    /* libvirt's default prefixes: classful for IPv4, 64 for IPv6 */
+    ip = &g_array_index(a->ips, VsbDomainNetIP, 0);
+    g_assert_cmpint(ip->prefix, ==, -1);
+    g_assert_cmpuint(vsb_domain_net_prefix(ip->family, ip->address, ip->prefix), ==, 8);
+    ip = &g_array_index(a->ips, VsbDomainNetIP, 1);
+    g_assert_cmpuint(vsb_domain_net_prefix(ip->family, ip->address, ip->prefix), ==, 64);
+    g_assert_cmpuint(a->routes->len, ==, 1);
+
+    out = vsb_domain_def_format(def, -1);
+    g_assert_nonnull(strstr(out, "<mac address='52:54:00:"));
+    again = vsb_domain_def_parse_string(out, &error);
+    g_assert_no_error(error);
+    out2 = vsb_domain_def_format(again, -1);
+    g_assert_cmpstr(out, ==, out2);
+    check_schema(out, "net-fields");
+}
+
 static void
 test_parse_file_missing(void)
 {
@@ -916,6 +974,7 @@ main(int argc, char **argv)
     g_test_add_func("/domain-conf/tune-fields", test_tune_fields);
     g_test_add_func("/domain-conf/blkio-weight-min", test_blkio_weight_min);
     g_test_add_func("/domain-conf/tune-format", test_tune_format);
+    g_test_add_func("/domain-conf/net-fields", test_net_fields);
     g_test_add_func("/domain-conf/parse-file-missing", test_parse_file_missing);
     g_test_add_func("/domain-conf/quiet", test_quiet);
     g_test_add_func("/domain-conf/outputs-have-inputs", test_outputs_have_inputs);

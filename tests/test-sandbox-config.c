@@ -25,6 +25,7 @@
 
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "vsb-test-util.h"
 
@@ -335,6 +336,55 @@ add_data_tests(void)
     }
 }
 
+/* init's network directives (vsb-init-config.h): what the builders
+ * write parses to the interfaces, addresses and routes; bad ones are
+ * refused naming the directive. */
+static void
+test_init_net_directives(void)
+{
+    static const char head[] = "virt-sandbox-init 1\narg /bin/true\n";
+    static const struct { const char *lines; const char *error; } bad[] = {
+        { "net eth0 bootp\n", "invalid value for 'net'" },
+        { "net eth0\n", "wrong number of fields for 'net'" },
+        { "net averyverylongname0 dhcp\n", "invalid value for 'net'" },
+        { "net a/b dhcp\n", "invalid value for 'net'" },
+        { "ipaddr eth0 10.0.0.300 24 -\n", "invalid value for 'ipaddr'" },
+        { "ipaddr eth0 10.0.0.3 33 -\n", "invalid value for 'ipaddr'" },
+        { "ipaddr eth0 fd00::3 64 10.0.0.255\n", "invalid value for 'ipaddr'" },
+        { "iproute eth0 0.0.0.0 0 fd00::1\n", "invalid value for 'iproute'" },
+        { "iproute eth0 0.0.0.0 0\n", "wrong number of fields for 'iproute'" },
+    };
+    g_autofree char *good = g_strconcat(head, "net eth0 dhcp\nnet eth1 static\n"
+                                        "ipaddr eth1 10.214.0.50 24 10.214.0.255\n"
+                                        "ipaddr eth1 fd00::50 64 -\n"
+                                        "iproute eth1 0.0.0.0 0 10.214.0.1\n", NULL);
+    VsbInitConfig ic;
+    char err[256];
+
+    g_assert_true(vsb_init_config_parse(good, strlen(good), &ic, err, sizeof(err)));
+    g_assert_cmpuint(ic.nnets, ==, 2);
+    g_assert_cmpstr(ic.nets[0].dev, ==, "eth0");
+    g_assert_true(ic.nets[0].dhcp);
+    g_assert_false(ic.nets[1].dhcp);
+    g_assert_cmpuint(ic.naddrs, ==, 2);
+    g_assert_cmpint(ic.addrs[0].family, ==, AF_INET);
+    g_assert_cmpuint(ic.addrs[0].prefix, ==, 24);
+    g_assert_true(ic.addrs[0].has_broadcast);
+    g_assert_cmpmem(ic.addrs[0].broadcast, 4, ((const guint8[]){ 10, 214, 0, 255 }), 4);
+    g_assert_cmpint(ic.addrs[1].family, ==, AF_INET6);
+    g_assert_false(ic.addrs[1].has_broadcast);
+    g_assert_cmpuint(ic.nroutes, ==, 1);
+    g_assert_cmpuint(ic.routes[0].prefix, ==, 0);
+    g_assert_cmpmem(ic.routes[0].gateway, 4, ((const guint8[]){ 10, 214, 0, 1 }), 4);
+    vsb_init_config_clear(&ic);
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autofree char *text = g_strconcat(head, bad[i].lines, NULL);
+        g_assert_false(vsb_init_config_parse(text, strlen(text), &ic, err, sizeof(err)));
+        if (!strstr(err, bad[i].error))
+            g_error("%s: expected '%s', got '%s'", bad[i].lines, bad[i].error, err);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -346,6 +396,7 @@ main(int argc, char **argv)
     g_test_add_func("/sandbox/builder/prepare", test_prepare);
     g_test_add_func("/sandbox/config/size", test_parse_size);
     g_test_add_func("/sandbox/builder/for-uri", test_for_uri);
+    g_test_add_func("/sandbox/init/net-directives", test_init_net_directives);
     rc = g_test_run();
     g_free(data_dir);
     return rc;

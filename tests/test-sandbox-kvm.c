@@ -8,7 +8,8 @@
  * tests/kvmdata/builder/NAME.cfg (expected NAME.xml and NAME.init;
  * VSB_TEST_REGENERATE=1 rewrites them, then review the diff); the
  * configs of tests/kvmdata/refuse/ must be refused with the error their
- * first line ("# expect: TEXT") gives.
+ * first line ("# expect: TEXT") gives; -r DIR checked before a boot
+ * against the trees tests/kvmdata/roots.txt describes.
  */
 #include <config.h>
 
@@ -19,9 +20,11 @@
 #include "vsb-sandbox-private.h"
 #include "vsb-test-util.h"
 
+#include <glib/gstdio.h>
 #include <lzma.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -409,6 +412,127 @@ test_builder_refuses(gconstpointer data)
         g_error("%s: expected an error containing '%s', got '%s'", cfg, expect, error->message);
 }
 
+/* Removes @path and, a directory, all below it (symbolic links are
+ * removed, not followed). */
+static void
+remove_tree(const char *path)
+{
+    struct stat st;
+
+    if (lstat(path, &st) < 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+        const char *e;
+        while (d && (e = g_dir_read_name(d))) {
+            g_autofree char *p = g_build_filename(path, e, NULL);
+            remove_tree(p);
+        }
+    }
+    g_assert_cmpint(remove(path), ==, 0);
+}
+
+/* Makes in @dir what one line of roots.txt lists (see there). */
+static void
+make_root(const char *dir, const char *layout)
+{
+    g_auto(GStrv) entries = g_strsplit(layout, " ", -1);
+
+    if (g_str_equal(layout, "-"))
+        return;
+    if (g_str_equal(layout, "=")) {
+        g_assert_true(g_file_set_contents(dir, "", 0, NULL));
+        return;
+    }
+    g_assert_cmpint(g_mkdir(dir, 0755), ==, 0);
+    for (size_t i = 0; entries[i]; i++) {
+        const char *e = entries[i];
+        const char *arrow = strchr(e, '>');
+        g_autofree char *name = g_strndup(e, arrow ? (size_t)(arrow - e) : strcspn(e, "="));
+        g_autofree char *path = g_build_filename(dir, name, NULL);
+
+        if (arrow) {
+            g_assert_cmpint(symlink(arrow + 1, path), ==, 0);
+        } else if (g_str_has_suffix(e, "=")) {
+            g_assert_true(g_file_set_contents(path, "", 0, NULL));
+        } else {
+            g_assert_cmpint(g_mkdir_with_parents(path, 0755), ==, 0);
+        }
+    }
+}
+
+/* tests/kvmdata/roots.txt: -r DIR checked by prepare (which, with the
+ * kernel set, does nothing else), before anything boots; whether init
+ * is to load overlayfs shows on the constructed domain's command
+ * line. */
+static void
+test_builder_roots(void)
+{
+    g_autofree char *dir = vsb_test_data_dir("kvmdata");
+    g_autofree char *data = g_build_filename(dir, "roots.txt", NULL);
+    g_autofree char *minimal = g_build_filename(dir, "builder", "minimal.cfg", NULL);
+    g_autofree char *text = vsb_test_read_file(data);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    g_autoptr(GError) tmp_error = NULL;
+    g_autofree char *tmp = g_dir_make_tmp("vsb-kvm-roots-XXXXXX", &tmp_error);
+    guint n = 0;
+
+    g_assert_no_error(tmp_error);
+    for (size_t i = 0; lines[i]; i++) {
+        g_auto(GStrv) f = NULL;
+        g_autofree char *root = NULL, *statedir = NULL, *expect = NULL, *xml = NULL;
+        g_autoptr(VsbSandboxBuilder) b = kvm_builder();
+        g_autoptr(VsbSandboxConfig) config = NULL;
+        g_autoptr(GVirConfigDomain) dom = NULL;
+        g_autoptr(GError) error = NULL;
+        bool ok;
+
+        if (!lines[i][0] || lines[i][0] == '#')
+            continue;
+        g_test_message("%s", lines[i]);
+        f = g_strsplit(lines[i], "|", 3);
+        g_assert_cmpuint(g_strv_length(f), ==, 3);
+        for (guint j = 0; j < 3; j++)
+            g_strstrip(f[j]);
+        root = g_strdup_printf("%s/root%u", tmp, n);
+        statedir = g_strdup_printf("%s/state%u", tmp, n++);
+        make_root(root, f[0]);
+        config = vsb_sandbox_config_load(minimal, &error);
+        g_assert_no_error(error);
+        g_assert_true(vsb_sandbox_config_set_root(config, root, &error));
+        if (!g_str_equal(f[1], "-")) {
+            g_autofree char *spec = g_strdup_printf("ram:%s=1M", f[1]);
+            VsbSandboxMount *m = vsb_sandbox_parse_mount(spec, &error);
+            g_assert_no_error(error);
+            g_assert_true(vsb_sandbox_config_add_mount(config, m, &error));
+        }
+        ok = vsb_sandbox_builder_prepare(b, config, statedir, &error);
+        if (g_str_has_prefix(f[2], "error: ")) {
+            g_autofree char *want = NULL;
+            g_auto(GStrv) parts = g_strsplit(f[2] + strlen("error: "), "ROOT", -1);
+            want = g_strjoinv(root, parts);
+            g_assert_false(ok);
+            g_assert_nonnull(error);
+            if (!strstr(error->message, want))
+                g_error("%s: expected an error containing '%s', got '%s'", lines[i], want,
+                        error->message);
+        } else {
+            g_assert_no_error(error);
+            g_assert_true(ok);
+            dom = vsb_sandbox_builder_construct(b, config, statedir, &error);
+            g_assert_no_error(error);
+            xml = gvir_config_object_to_xml(GVIR_CONFIG_OBJECT(dom));
+            g_assert_true(g_str_equal(f[2], "ok") || g_str_equal(f[2], "ok overlay"));
+            if ((strstr(xml, " " VSB_KVM_ENV_LOAD "=" VSB_KVM_MODULES_OVERLAY) != NULL) !=
+                g_str_equal(f[2], "ok overlay"))
+                g_error("%s: the overlay module %s, the command line:\n%s", lines[i],
+                        g_str_equal(f[2], "ok") ? "loaded" : "not loaded", xml);
+        }
+    }
+    g_assert_cmpuint(n, >, 0);
+    remove_tree(tmp);
+}
+
 /* A bzImage header naming @version (NULL: none), nothing else. */
 static GBytes *
 version_header(const char *version)
@@ -555,6 +679,54 @@ test_builder_session(void)
     }
 }
 
+/* sVirt on an SELinux host: tests/kvmdata/selinux.txt, one case a line. */
+static void
+test_builder_selinux(void)
+{
+    g_autofree char *dir = vsb_test_data_dir("kvmdata");
+    g_autofree char *cfg = g_strdup_printf("%s/builder/minimal.cfg", dir);
+    g_autofree char *table = g_strdup_printf("%s/selinux.txt", dir);
+    g_autofree char *text = vsb_test_read_file(table);
+    g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+    guint n = 0;
+
+    for (guint i = 0; lines[i]; i++) {
+        g_auto(GStrv) f = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(VsbSandboxConfig) config = NULL;
+        g_autoptr(VsbSandboxBuilder) b = kvm_builder();
+        g_autoptr(GVirConfigDomain) dom = NULL;
+        g_autofree char *xml = NULL, *label = NULL;
+        VsbSandboxSecurityMode mode;
+
+        if (!lines[i][0] || lines[i][0] == '#')
+            continue;
+        f = g_strsplit(lines[i], "\t", 3);
+        g_assert_cmpuint(g_strv_length(f), ==, 3);
+        g_test_message("%s", f[0]);
+        config = vsb_sandbox_config_load(cfg, &error);
+        g_assert_no_error(error);
+        g_assert_true(vsb_sandbox_parse_security(f[0], &mode, &label, &error));
+        g_assert_true(vsb_sandbox_config_set_security(config, mode, label, &error));
+        vsb_sandbox_builder_kvm_set_selinux(VSB_SANDBOX_BUILDER_KVM(b), true,
+                                            g_str_equal(f[1], "-") ? NULL : f[1]);
+        dom = vsb_sandbox_builder_construct(b, config, TEST_STATEDIR, &error);
+        n++;
+        if (g_str_has_prefix(f[2], "error: ")) {
+            g_assert_null(dom);
+            g_assert_nonnull(error);
+            if (!strstr(error->message, f[2] + strlen("error: ")))
+                g_error("%s: expected '%s', got '%s'", f[0], f[2], error->message);
+            continue;
+        }
+        g_assert_no_error(error);
+        xml = gvir_config_object_to_xml(GVIR_CONFIG_OBJECT(dom));
+        if (!strstr(xml, f[2]) || !strstr(xml, "<label>+0:+0</label>"))
+            g_error("%s: expected %s and the DAC label, got:\n%s", f[0], f[2], xml);
+    }
+    g_assert_cmpuint(n, >, 5);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -572,7 +744,11 @@ main(int argc, char **argv)
     g_test_add_data_func("/kvm/builder/images", "images", test_builder);
     g_test_add_data_func("/kvm/builder/vm-options", "vm-options", test_builder);
     g_test_add_data_func("/kvm/builder/virtiofs", "virtiofs", test_builder);
+    g_test_add_data_func("/kvm/builder/network", "network", test_builder);
+    g_test_add_data_func("/kvm/builder/root-dir", "root-dir", test_builder);
+    g_test_add_func("/kvm/builder/roots", test_builder_roots);
     g_test_add_func("/kvm/builder/session", test_builder_session);
+    g_test_add_func("/kvm/builder/selinux", test_builder_selinux);
     g_test_add_func("/kvm/bzimage/version", test_bzimage_version);
     g_test_add_func("/kvm/kernel/choose", test_kernel_choose);
     {

@@ -14,6 +14,7 @@
 #include <config.h>
 
 #include "vsb-domain-conf.h"
+#include "vsb-domain-net.h"
 #include "vsb-domain-ns.h"
 #include "vsb-domain-seclabel.h"
 #include "vsb-domain-tune.h"
@@ -188,6 +189,7 @@ vsb_domain_def_new(void)
     def->uidmap = g_array_new(FALSE, TRUE, sizeof(VsbDomainIdMap));
     def->gidmap = g_array_new(FALSE, TRUE, sizeof(VsbDomainIdMap));
     def->filesystems = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_domain_fs_free);
+    def->interfaces = g_ptr_array_new_with_free_func((GDestroyNotify)vsb_domain_net_free);
     def->blkio_devices =
         g_ptr_array_new_with_free_func((GDestroyNotify)vsb_domain_blkio_device_free);
     def->caps_policy = VSB_DOMAIN_CAPS_POLICY_DEFAULT;
@@ -222,6 +224,7 @@ vsb_domain_def_free(VsbDomainDef *def)
     g_array_unref(def->gidmap);
     g_free(def->emulator);
     g_ptr_array_unref(def->filesystems);
+    g_ptr_array_unref(def->interfaces);
     g_free(def);
 }
 
@@ -1312,7 +1315,7 @@ static bool
 parse_devices(xmlNode *node, VsbDomainDef *def, GError **error)
 {
     static const char *const known[] = {
-        "disk", "controller", "lease", "interface", "input", "sound", "audio",
+        "disk", "controller", "lease", "input", "sound", "audio",
         "hostdev", "graphics", "video", "parallel", "serial", "channel",
         "smartcard", "hub", "redirdev", "redirfilter", "rng", "tpm", "shmem",
         "memory", "watchdog", "memballoon", "nvram", "panic", "iommu", "vsock",
@@ -1345,13 +1348,16 @@ parse_devices(xmlNode *node, VsbDomainDef *def, GError **error)
         } else if (vsb_xml_name_is(c, "console")) {
             if (!parse_console(c, def, error))
                 return false;
+        } else if (vsb_xml_name_is(c, "interface")) {
+            if (!vsb_domain_net_parse(c, def, error))
+                return false;
         } else if (vsb_xml_name_is(c, "hostdev")) {
             return reject_hostdev(c, error);
         } else {
             return vsb_xml_reject_child(c, known, error);
         }
     }
-    return true;
+    return vsb_domain_net_check(def, error);
 }
 
 /* Filesystems against each other: one per target, one root. */

@@ -233,6 +233,8 @@ typedef struct {
 
     char *emulator;                /* <devices><emulator>, kept for round trip; may be NULL */
     GPtrArray *filesystems;        /* of VsbDomainFS*, never NULL, document order */
+    GPtrArray *interfaces;         /* of VsbDomainNet* (vsb-domain-net.h), never NULL,
+                                    * document order */
     VsbDomainSeclabel *seclabel;   /* <seclabel>, or NULL */
     bool has_console;              /* <console type='pty'> present (one at most) */
 } VsbDomainDef;

@@ -10,6 +10,7 @@
 #include <config.h>
 
 #include "vsb-domain-conf.h"
+#include "vsb-domain-net.h"
 #include "vsb-domain-ns.h"
 #include "vsb-domain-seclabel.h"
 #include "vsb-domain-tune.h"
@@ -182,6 +183,8 @@ format_devices(GString *buf, const VsbDomainDef *def)
     text_elem(buf, 2, "emulator", def->emulator);
     for (guint i = 0; i < def->filesystems->len; i++)
         format_filesystem(buf, def->filesystems->pdata[i]);
+    for (guint i = 0; i < def->interfaces->len; i++)
+        vsb_domain_net_format(buf, def->interfaces->pdata[i]);
     if (def->has_console) {
         g_string_append(buf,
                         "    <console type='pty'>\n"

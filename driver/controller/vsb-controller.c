@@ -13,6 +13,8 @@
  *                    the /proc views' FUSE mount (detached, bound by the
  *                    child); nothing is read yet
  *   StartContainer   clone() into new namespaces, id maps, payload cgroup
+ *   SetupNet         veth pairs into the container's network namespace
+ *                    (vsb-ctl-net.h), before the child goes on to exec init
  *   WaitStarted      console fd from the child, then exec or an error;
  *                    the /proc views' connection is served from here on;
  *                    under systemd, the machine registered with machined
@@ -32,6 +34,7 @@
 #include "vsb-ctl-fuse.h"
 #include "vsb-ctl-kmsg.h"
 #include "vsb-ctl-loop.h"
+#include "vsb-ctl-net.h"
 #include "vsb-ctl-oomwatch.h"
 #include "vsb-ctl-procsrc.h"
 #include "vsb-ctl-state.h"
@@ -97,6 +100,7 @@ typedef struct {
     VsbCtlOomWatch *oomwatch;
     VsbCtlSysinfo *sysinfo;     /* sysinfo(2) of the container (NULL: not handed to us) */
     GThread *cgroup_warm;       /* see vsb-ctl-cgwarm.h */
+    VsbCtlNet *net;             /* the container's veth pairs */
 } VsbController;
 
 typedef struct {
@@ -124,6 +128,7 @@ controller_free(VsbController *ctl)
     g_free(ctl->log_dir);
     g_clear_pointer(&ctl->oomwatch, vsb_ctl_oomwatch_free);
     g_clear_pointer(&ctl->sysinfo, vsb_ctl_sysinfo_free);
+    g_clear_pointer(&ctl->net, vsb_ctl_net_free);
     g_clear_pointer(&ctl->fuse, vsb_ctl_fuse_free);
     g_clear_pointer(&ctl->procsrc, vsb_ctl_procsrc_free);
     g_clear_pointer(&ctl->kmsg, vsb_kmsg_free);
@@ -339,7 +344,7 @@ controller_setup_logs(VsbController *ctl, GError **error)
     g_autofree char *first = g_strdup_printf("virt-sandbox: container %s starting",
                                              ctl->def->name);
 
-    ctl->syslog = vsb_ctl_syslog_new(ctl->def->name, ctl->log_dir, error);
+    ctl->syslog = vsb_ctl_syslog_new(ctl->def->name, ctl->def->uuid, ctl->log_dir, error);
     if (!ctl->syslog)
         return false;
     /* the views' files belong to the container's root, as on a host */
@@ -422,8 +427,33 @@ controller_start_container(VsbController *ctl, GError **error)
         (!write_id_map(pid, "uid_map", ctl->def->uidmap, error) ||
          !write_id_map(pid, "gid_map", ctl->def->gidmap, error)))
         return false;
-    if (!vsb_cgroup_enter_payload(ctl->cgroup, pid, error))
-        return false;
+    return vsb_cgroup_enter_payload(ctl->cgroup, pid, error);
+}
+
+/* The child waits for GO: its interfaces exist before init runs.
+ * Generated host-side names go into the definition, so the live XML
+ * published later names them. */
+static bool
+controller_setup_net(VsbController *ctl, GError **error)
+{
+    ctl->net = vsb_ctl_net_new(ctl->def);
+    return vsb_ctl_net_setup(ctl->net, ctl->init_pid, error);
+}
+
+/* At once rather than with the namespace (which the kernel dismantles
+ * asynchronously): once we say the container is gone, its veths are. */
+static void
+controller_delete_net(VsbController *ctl)
+{
+    g_autoptr(GError) error = NULL;
+
+    if (!vsb_ctl_net_teardown(ctl->net, &error))
+        g_printerr("virt-sandbox-controller: warning: %s, ignoring\n", error->message);
+}
+
+static bool
+controller_release_child(VsbController *ctl, GError **error)
+{
     if (send(ctl->sync_fd, VSB_CTL_MSG_GO, strlen(VSB_CTL_MSG_GO), MSG_NOSIGNAL) < 0)
         return vsb_error_set_errno(error, errno, "Cannot start the container's setup");
     return true;
@@ -774,6 +804,7 @@ controller_teardown(VsbController *ctl)
     if (ctl->console)
         vsb_ctl_console_drain(ctl->console);
     g_clear_pointer(&ctl->oomwatch, vsb_ctl_oomwatch_free);
+    controller_delete_net(ctl);
     controller_release_images(ctl);
     for (guint i = 0; ctl->images && i < ctl->images->len; i++) {
         VsbCtlLoopMount *lm = g_ptr_array_index(ctl->images, i);
@@ -874,7 +905,9 @@ main(int argc, char **argv)
         !controller_setup_cgroup(&ctl, &error) ||
         !controller_setup_images(&ctl, &error) ||
         !controller_setup_logs(&ctl, &error) ||
-        !controller_start_container(&ctl, &error))
+        !controller_start_container(&ctl, &error) ||
+        !controller_setup_net(&ctl, &error) ||
+        !controller_release_child(&ctl, &error))
         goto fail;
     code = controller_wait_started(&ctl, &error);
     if (code != 0)
@@ -916,6 +949,9 @@ main(int argc, char **argv)
     return status;
 
  fail:
+    /* Before the failure is reported: whoever started us may look for
+     * the veths at once, and a failed start leaves none. */
+    controller_delete_net(&ctl);
     report_failure(&ctl, error ? error->message : "unknown error");
     controller_teardown(&ctl);
     if (ctl.state)

@@ -91,7 +91,8 @@
  *   container's), or what <vsb:time> in the XML says (vsb-ctl-time.h).
  *   <clock offset='timezone' timezone='Area/City'> sets TZ for init.
  *
- *   /dev/log: a datagram socket read by the controller.  Each message
+ *   /dev/log: a datagram socket read by the controller (none when the
+ *   init is systemd: its journald serves /dev/log).  Each message
  *   becomes a line of LOG_DIR/NAME.log (rotated to NAME.log.1 at
  *   1 MiB; at most 2 MiB per domain; nothing written while the file
  *   system has less than 64 MiB free):
@@ -99,7 +100,8 @@
  *   (UTC time of receipt, facility.level, tag, the sender's pid as the
  *   container numbers it, or "host:PID" when it was gone before it
  *   could be translated), and, when journald runs, a journal entry with
- *   CONTAINER_NAME=NAME (journalctl CONTAINER_NAME=NAME).  More than
+ *   CONTAINER_NAME=NAME, CONTAINER_ID and CONTAINER_ID_FULL (the
+ *   domain's UUID: vsb-ctl-syslog.h) (journalctl CONTAINER_NAME=NAME).  More than
  *   200 messages a second (bursts of 1000) are dropped and counted in
  *   the log; a flood cannot make the controller do more than that
  *   (vsb-ctl-syslog.h).
@@ -111,10 +113,17 @@
  *   its memory cgroup).  util-linux's dmesg shows it.  syslog(2) fails
  *   with EPERM (a seccomp filter): the host's ring is never shown.
  *
+ *   Network: a network namespace of its own, loopback up, and one veth
+ *   pair per <interface> (vsb-ctl-net.h), made before init runs: the
+ *   container end renamed, addressed and routed as the XML says, the
+ *   host end on its bridge; NAME.xml names generated host ends in
+ *   <target dev>.
+ *
  * Teardown: when init exits the kernel kills the rest of its pid
  * namespace; the controller kills what remains in the payload cgroup,
- * waits for it to empty, detaches loop devices, removes the cgroups and
- * the state files, writes NAME.exit and exits.
+ * waits for it to empty, deletes the host ends of its veth pairs,
+ * detaches loop devices, removes the cgroups and the state files,
+ * writes NAME.exit and exits.
  */
 #pragma once
 

@@ -401,7 +401,11 @@ vsb_ctl_child_run(const VsbCtlChildConfig *cfg)
         !vsb_ctl_devices_setup(cfg, rootfd, &error) ||
         !vsb_ctl_mounts_setup_proc(cfg, rootfd, &error) ||
         !vsb_ctl_mounts_setup_sys(cfg, rootfd, &error) ||
-        (cfg->syslog_fd >= 0 && !vsb_ctl_syslog_bind(cfg->syslog_fd, rootfd, &error)) ||
+        /* systemd's journald inside takes /dev/log (as under nspawn):
+         * ours there would keep its socket unit from linking it and
+         * split the container's logs over two journals. */
+        (cfg->syslog_fd >= 0 && !vsb_ctl_mounts_init_is_systemd(cfg, rootfd) &&
+         !vsb_ctl_syslog_bind(cfg->syslog_fd, rootfd, &error)) ||
         (cfg->views_mount_fd >= 0 &&
          !vsb_ctl_fuse_mount_views(cfg->views_mount_fd, rootfd, &error)) ||
         !vsb_ctl_console_setup(cfg, rootfd, &master, &slave, &error) ||

@@ -430,8 +430,8 @@ vsb_ctl_mounts_setup_proc(const VsbCtlChildConfig *cfg, int rootfd, GError **err
 
 /* The container's init, as resolved in its root, is systemd (Debian's
  * /sbin/init is a symlink to it). */
-static bool
-init_is_systemd(const VsbCtlChildConfig *cfg, int rootfd)
+bool
+vsb_ctl_mounts_init_is_systemd(const VsbCtlChildConfig *cfg, int rootfd)
 {
     g_auto(VsbFd) fd = sys_openat2(rootfd, cfg->def->init ? cfg->def->init : "/sbin/init",
                                    O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT);
@@ -473,7 +473,7 @@ setup_cgroups(const VsbCtlChildConfig *cfg, int rootfd, GError **error)
     const unsigned int attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                MOUNT_ATTR_NOEXEC;
     bool tmpfs_needed = false;
-    bool systemd = init_is_systemd(cfg, rootfd);
+    bool systemd = vsb_ctl_mounts_init_is_systemd(cfg, rootfd);
     g_auto(VsbFd) tmpfd = -1;
 
     if (!cfg->hierarchies)

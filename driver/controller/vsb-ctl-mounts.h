@@ -46,6 +46,8 @@ bool vsb_ctl_mounts_setup_sys(const VsbCtlChildConfig *cfg, int rootfd, GError *
 /* Make @rootfd the root of the mount namespace; the old root is
  * detached. */
 bool vsb_ctl_mounts_pivot_root(int rootfd, GError **error);
+/* The init @cfg runs, resolved in @rootfd, is systemd. */
+bool vsb_ctl_mounts_init_is_systemd(const VsbCtlChildConfig *cfg, int rootfd);
 
 /* Helpers shared with the /dev setup. */
 /* Open (O_PATH) @path inside @rootfd, creating missing directories and,

@@ -35,6 +35,7 @@ typedef __typeof__(sd_journal_sendv) SendvFn;
 
 struct _VsbCtlSyslog {
     char *name;
+    char id_full[33];         /* the domain's UUID, 32 hex digits: its machine ID */
     char *dir;
     char *path;
     char *path_old;
@@ -61,13 +62,16 @@ struct _VsbCtlSyslog {
 };
 
 VsbCtlSyslog *
-vsb_ctl_syslog_new(const char *name, const char *log_dir, GError **error)
+vsb_ctl_syslog_new(const char *name, const unsigned char uuid[16], const char *log_dir,
+                   GError **error)
 {
     g_autoptr(VsbCtlSyslog) sl = g_new0(VsbCtlSyslog, 1);
     int on = 1;
 
     sl->log_fd = -1;
     sl->name = g_strdup(name);
+    for (int i = 0; i < 16; i++)
+        g_snprintf(sl->id_full + 2 * i, 3, "%02x", uuid[i]);
     sl->dir = g_strdup(log_dir);
     sl->path = g_strdup_printf("%s/%s.log", log_dir, name);
     sl->path_old = g_strdup_printf("%s.1", sl->path);
@@ -215,8 +219,10 @@ journal_forward(VsbCtlSyslog *sl, int pri, const char *pid, pid_t host_pid, cons
     g_autofree char *f_tag = NULL;
     g_autofree char *f_pid = NULL;
     g_autofree char *f_name = NULL;
+    g_autofree char *f_id = NULL;
+    g_autofree char *f_id_full = NULL;
     g_autofree char *f_obj = NULL;
-    struct iovec iov[7];
+    struct iovec iov[9];
     int n = 0;
 
     if (!sendv)
@@ -227,7 +233,11 @@ journal_forward(VsbCtlSyslog *sl, int pri, const char *pid, pid_t host_pid, cons
     FIELD(f_msg, "MESSAGE=%s", message);
     FIELD(f_pri, "PRIORITY=%d", pri & 7);
     FIELD(f_fac, "SYSLOG_FACILITY=%d", pri >> 3);
+    /* Docker's journald fields (what journal tools know for "which
+     * container"): the name, the ID's first 12 characters, the ID. */
     FIELD(f_name, "CONTAINER_NAME=%s", sl->name);
+    FIELD(f_id, "CONTAINER_ID=%.12s", sl->id_full);
+    FIELD(f_id_full, "CONTAINER_ID_FULL=%s", sl->id_full);
     if (tag)
         FIELD(f_tag, "SYSLOG_IDENTIFIER=%s", tag);
     if (pid && g_ascii_isdigit(*pid))

@@ -4,7 +4,9 @@
  * A datagram unix socket, created by the controller before clone() and
  * bound by the child on the container's /dev/log (so it is the
  * container's file, in the container's /dev, and no host path is
- * involved).  The controller reads it from its main loop: each message
+ * involved); not when the container's init is systemd, whose journald
+ * serves /dev/log inside and keeps the container's journal, with its
+ * own _MACHINE_ID (`journalctl -M NAME` reads it).  The controller reads it from its main loop: each message
  * is parsed (RFC 3164 "<PRI>TIMESTAMP TAG[PID]: MSG" as syslog(3)
  * writes it, RFC 5424, or bare text), and stored as one line of
  *
@@ -19,8 +21,16 @@
  * "host:PID")).  The file is rotated at VSB_SYSLOG_FILE_MAX to NAME.log.1,
  * so a domain never has more than twice that on disk, and nothing is
  * written while the file system has less than VSB_SYSLOG_MIN_FREE free.
- * Messages are also sent to journald, when it runs, with the field
- * CONTAINER_NAME=NAME (journalctl CONTAINER_NAME=NAME).
+ * Messages are also sent to journald, when it runs, as docker's
+ * journald driver writes a container's records: CONTAINER_NAME=NAME,
+ * CONTAINER_ID_FULL=the domain's UUID as 32 lower-case hex digits
+ * (which is the container's machine ID: machined's Id, and a systemd
+ * service sandbox's /etc/machine-id), CONTAINER_ID=its first 12, with
+ * the record's PRIORITY, SYSLOG_FACILITY, SYSLOG_IDENTIFIER, SYSLOG_PID
+ * (the container's number) and OBJECT_PID (the host's, so journald adds
+ * the sender's OBJECT_ fields).  journalctl CONTAINER_NAME=NAME finds
+ * them.  _MACHINE_ID, like every trusted field, is journald's own: the
+ * host's.
  *
  * Flood control: at most VSB_SYSLOG_RATE messages a second are kept
  * (bursts of VSB_SYSLOG_BURST); the rest are read and counted as
@@ -52,7 +62,9 @@ typedef struct _VsbCtlSyslog VsbCtlSyslog;
 
 /* The socket (not yet bound) and the log's place; the log file is made
  * at the first message. */
-VsbCtlSyslog *vsb_ctl_syslog_new(const char *name, const char *log_dir, GError **error);
+/* @uuid: the domain's, for the records' CONTAINER_ID fields. */
+VsbCtlSyslog *vsb_ctl_syslog_new(const char *name, const unsigned char uuid[16],
+                                 const char *log_dir, GError **error);
 
 /* The socket, for the child to bind. */
 int vsb_ctl_syslog_socket(VsbCtlSyslog *sl);

@@ -17,6 +17,7 @@
 
 #include "vsb-controller.h"
 #include "vsb-ctl-cgwarm.h"
+#include "vsb-domain-net.h"
 #include "vsb-driver-priv.h"
 #include "vsb-util.h"
 
@@ -430,6 +431,30 @@ launch_failed(VsbDomain *dom, GError **error, GError *cause)
     return false;
 }
 
+/* The controller names the host ends of veth pairs that <target dev>
+ * leaves unnamed; its live XML has the names, which dumpxml shows (as
+ * libvirt shows the tap devices it makes up). */
+static void
+adopt_interface_names(VsbDriver *drv, const char *name, VsbDomainDef *def)
+{
+    g_autofree char *path = vsb_driver_run_file(drv, name, "xml");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(VsbDomainDef) live = vsb_domain_def_parse_file(path, &err);
+
+    if (!live) {
+        g_warning("%s, the live XML of '%s' misses its host interface names", err->message,
+                  name);
+        return;
+    }
+    for (guint i = 0; i < def->interfaces->len && i < live->interfaces->len; i++) {
+        VsbDomainNet *d = def->interfaces->pdata[i];
+        const VsbDomainNet *l = live->interfaces->pdata[i];
+
+        if (!d->target_dev && l->target_dev)
+            d->target_dev = g_strdup(l->target_dev);
+    }
+}
+
 bool
 vsb_domain_launch(VsbDomain *dom, VsbDomainDef *def_in, GError **error)
 {
@@ -523,6 +548,8 @@ vsb_domain_launch(VsbDomain *dom, VsbDomainDef *def_in, GError **error)
     if (!init_pid)
         goto fail;
     unlink(xml_path);
+    if (def->interfaces->len)
+        adopt_interface_names(drv, dom->name, def);
 
     /* Published before "ok"; only the controller's pid is wanted. */
     state_text = vsb_file_read_all(state_path, NULL, NULL);

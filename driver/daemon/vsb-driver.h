@@ -277,6 +277,21 @@ typedef struct {
  * domain gets max_kib and balloon_kib only (nothing else readable). */
 bool vsb_driver_get_stats(VsbDriver *drv, VsbDomain *dom, VsbDomainStats *st, GError **error);
 
+/* Interface statistics (vsb-driver-net.c), from the guest's side: the
+ * host end of the veth pair with receive and transmit swapped. */
+typedef struct {
+    char name[16];                     /* the host end (<target dev>) */
+    long long rx_bytes, rx_packets, rx_errs, rx_drop;
+    long long tx_bytes, tx_packets, tx_errs, tx_drop;
+} VsbInterfaceStats;
+/* @device: the host-side name or the MAC address of one interface of
+ * the running @dom. */
+bool vsb_driver_interface_stats(VsbDomain *dom, const char *device, VsbInterfaceStats *st,
+                                GError **error);
+/* Every interface of the running @dom (none when it is not running),
+ * in document order, those whose figures are readable. */
+GArray *vsb_driver_all_interface_stats(VsbDomain *dom);
+
 /* A socket carrying the domain's console both ways (from the
  * controller's control socket, after its "ok").  Caller owns it. */
 int vsb_driver_open_console(VsbDriver *drv, VsbDomain *dom, bool force, GError **error);

@@ -1,10 +1,10 @@
 /*
  * vsb-rpc-procs-tune.c: tuning and statistics procedures: memtune,
- * setmem / setmaxmem, schedinfo, blkiotune, dommemstat, domstats.
+ * setmem / setmaxmem, schedinfo, blkiotune, dommemstat, domifstat, domstats.
  *
  * Only the wire's side lives here (flags, typed parameters, replies);
  * the semantics are the driver's (vsb-driver-tune.c,
- * vsb-driver-blkio.c, vsb-driver-stats.c).
+ * vsb-driver-blkio.c, vsb-driver-stats.c, vsb-driver-net.c).
  */
 #include <config.h>
 
@@ -462,9 +462,31 @@ proc_memory_stats(VsbRpcCall *call, void *a, void *r, GError **error)
     return true;
 }
 
+static bool
+proc_interface_stats(VsbRpcCall *call, void *a, void *r, GError **error)
+{
+    vsb_rpc_domain_interface_stats_args *args = a;
+    vsb_rpc_domain_interface_stats_ret *ret = r;
+    VsbInterfaceStats st;
+    VsbDomain *dom;
+
+    if (!(dom = vsb_rpc_lookup(call, &args->dom, error)) ||
+        !vsb_driver_interface_stats(dom, args->device, &st, error))
+        return false;
+    ret->rx_bytes = st.rx_bytes;
+    ret->rx_packets = st.rx_packets;
+    ret->rx_errs = st.rx_errs;
+    ret->rx_drop = st.rx_drop;
+    ret->tx_bytes = st.tx_bytes;
+    ret->tx_packets = st.tx_packets;
+    ret->tx_errs = st.tx_errs;
+    ret->tx_drop = st.tx_drop;
+    return true;
+}
+
 #define STATS_SUPPORTED (VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | \
                          VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU | \
-                         VIR_DOMAIN_STATS_BLOCK)
+                         VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK)
 #define STATS_LIST_FLAGS 0xffu   /* ACTIVE ... OTHER */
 
 static void
@@ -501,6 +523,35 @@ sandbox_stats(const VsbDomainStats *st, GArray *a)
         add_ullong(a, "sandbox.pids.current", st->pids_current);
         if (st->pids_max)
             add_ullong(a, "sandbox.pids.max", st->pids_max);
+    }
+}
+
+/* libvirt's net.* group: the veth pairs, counted from the guest's side. */
+static void
+interface_stats(VsbDomain *dom, GArray *a)
+{
+    g_autoptr(GArray) all = vsb_driver_all_interface_stats(dom);
+    vsb_rpc_param p = { 0 };
+
+    vsb_rpc_param_set_uint(&p, "net.count", all->len);
+    g_array_append_val(a, p);
+    for (guint i = 0; i < all->len; i++) {
+        const VsbInterfaceStats *st = &g_array_index(all, VsbInterfaceStats, i);
+        const struct { const char *f; long long v; } figures[] = {
+            { "rx.bytes", st->rx_bytes }, { "rx.pkts", st->rx_packets },
+            { "rx.errs", st->rx_errs }, { "rx.drop", st->rx_drop },
+            { "tx.bytes", st->tx_bytes }, { "tx.pkts", st->tx_packets },
+            { "tx.errs", st->tx_errs }, { "tx.drop", st->tx_drop },
+        };
+        g_autofree char *name = g_strdup_printf("net.%u.name", i);
+
+        vsb_rpc_param_set_string(&p, name, st->name);
+        g_array_append_val(a, p);
+        for (gsize k = 0; k < G_N_ELEMENTS(figures); k++) {
+            g_autofree char *field = g_strdup_printf("net.%u.%s", i, figures[k].f);
+
+            add_ullong(a, field, (unsigned long long)figures[k].v);
+        }
     }
 }
 
@@ -558,6 +609,8 @@ domain_stats(VsbRpcCall *call, VsbDomain *dom, unsigned int stats,
         vsb_rpc_param_set_uint(&p, "vcpu.maximum", info.nr_virt_cpu);
         g_array_append_val(a, p);
     }
+    if ((stats & VIR_DOMAIN_STATS_INTERFACE) && live)
+        interface_stats(dom, a);
     rec->params.params_len = a->len;
     rec->params.params_val = (vsb_rpc_param *)(void *)g_array_free(g_steal_pointer(&a), FALSE);
 }
@@ -688,6 +741,9 @@ const VsbRpcProc vsb_rpc_procs_tune[] = {
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_SET_BLKIO_PARAMETERS, "virDomainSetBlkioParameters",
                  SETP, NONE, proc_set_blkio_parameters, W),
 
+    VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_INTERFACE_STATS, "virDomainInterfaceStats",
+                 vsb_rpc_domain_interface_stats_args, vsb_rpc_domain_interface_stats_ret,
+                 proc_interface_stats, 0),
     VSB_RPC_PROC(R, VSB_RPC_PROC_DOMAIN_MEMORY_STATS, "virDomainMemoryStats",
                  vsb_rpc_domain_memory_stats_args, vsb_rpc_domain_memory_stats_ret,
                  proc_memory_stats, 0),

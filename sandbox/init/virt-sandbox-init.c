@@ -6,13 +6,14 @@
  * Statically linked plain C: it runs on any root, and in a KVM guest
  * straight from the initrd.  It reads its config (../vsb-init-config.h),
  * makes its end of the channel raw, says READY until the tool says
- * START (../vsb-stdio-proto.h), sets up mounts, attributes and
- * included files, then runs the program as its child: never as PID 1
- * itself, since PID 1 ignores every signal it has no handler for, even
- * SIGKILL sent from inside.  It relays the program's stdio, reaps every
- * orphan, and when the program is gone sends what is left of its
- * output, then EXIT, waits a little for EXIT_ACK and exits (or powers
- * off) with the program's status: its code, or 128+N for signal N.
+ * START (../vsb-stdio-proto.h), sets up mounts, attributes, included
+ * files and network interfaces (vsb-init-net.c), then runs the program
+ * as its child: never as PID 1 itself, since PID 1 ignores every
+ * signal it has no handler for, even SIGKILL sent from inside.  It
+ * relays the program's stdio, reaps every orphan, and when the program
+ * is gone sends what is left of its output, then EXIT, waits a little
+ * for EXIT_ACK and exits (or powers off) with the program's status: its
+ * code, or 128+N for signal N.
  *
  * With --shell (START flag SHELL) it also runs an interactive /bin/sh
  * on a second pty alongside the program, relayed as SHELL_* frames; the
@@ -874,7 +875,8 @@ main(int argc, char **argv)
 
     if (!cfg_ok || !vsb_init_do_mounts(&cfg, err, sizeof(err)) ||
         !vsb_init_do_setattrs(&cfg, err, sizeof(err)) ||
-        !vsb_init_do_includes(&cfg, err, sizeof(err))) {
+        !vsb_init_do_includes(&cfg, err, sizeof(err)) ||
+        !vsb_init_do_network(&cfg, err, sizeof(err))) {
         init_log("virt-sandbox-init: %s", err);
         finish(VSB_STDIO_EXITED, VSB_STDIO_EXIT_SETUP_FAILED);
         end(cfg_ok ? &cfg : NULL, VSB_STDIO_EXIT_SETUP_FAILED);

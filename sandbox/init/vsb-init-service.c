@@ -119,7 +119,8 @@ vsb_init_run_service(const VsbInitConfig *cfg, int sigfd)
     }
     if (!vsb_init_do_mounts(cfg, err, sizeof(err)) ||
         !vsb_init_do_setattrs(cfg, err, sizeof(err)) ||
-        !vsb_init_do_includes(cfg, err, sizeof(err))) {
+        !vsb_init_do_includes(cfg, err, sizeof(err)) ||
+        !vsb_init_do_network(cfg, err, sizeof(err))) {
         fprintf(stderr, "virt-sandbox-init: %s\n", err);
         service_end("exited", VSB_STDIO_EXIT_SETUP_FAILED, VSB_STDIO_EXIT_SETUP_FAILED);
     }

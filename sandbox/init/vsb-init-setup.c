@@ -8,12 +8,14 @@
 #include "vsb-init.h"
 #include "vsb-init-config.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +28,8 @@
 
 #define MAX_CONFIG_SIZE (4 * 1024 * 1024)
 
-static void __attribute__((format(printf, 3, 4)))
-set_err(char *err, size_t errlen, const char *fmt, ...)
+void
+vsb_init_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
 
@@ -131,6 +133,30 @@ push_str(char ***arr, size_t *n, const char *s)
 
 #define MAX_FIELDS 8
 
+/* A network device's name as the kernel takes it (IFNAMSIZ - 1). */
+static bool
+valid_ifname(const char *s)
+{
+    size_t len = strlen(s);
+
+    return len > 0 && len < IFNAMSIZ && !strchr(s, '/') && !strchr(s, ':') &&
+           strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+static bool
+parse_ip(const char *s, int *family, unsigned char *bin)
+{
+    if (inet_pton(AF_INET, s, bin) == 1) {
+        *family = AF_INET;
+        return true;
+    }
+    if (inet_pton(AF_INET6, s, bin) == 1) {
+        *family = AF_INET6;
+        return true;
+    }
+    return false;
+}
+
 static bool
 parse_line(VsbInitConfig *cfg, char **f, size_t nf, char *err, size_t errlen)
 {
@@ -224,18 +250,59 @@ parse_line(VsbInitConfig *cfg, char **f, size_t nf, char *err, size_t errlen)
         inc = &cfg->includes[cfg->nincludes++];
         inc->source = xstrdup(f[1]);
         inc->target = xstrdup(f[2]);
+    } else if (strcmp(key, "net") == 0) {
+        VsbInitNet *n;
+        WANT(2);
+        if (!valid_ifname(f[1]) || (strcmp(f[2], "dhcp") != 0 && strcmp(f[2], "static") != 0))
+            goto bad_value;
+        cfg->nets = xrealloc(cfg->nets, (cfg->nnets + 1) * sizeof(*n));
+        n = &cfg->nets[cfg->nnets++];
+        n->dev = xstrdup(f[1]);
+        n->dhcp = f[2][0] == 'd';
+    } else if (strcmp(key, "ipaddr") == 0) {
+        VsbInitAddr a = { 0 };
+        unsigned long prefix;
+        WANT(4);
+        if (!valid_ifname(f[1]) || !parse_ip(f[2], &a.family, a.addr) ||
+            !parse_num(f[3], a.family == AF_INET ? 32 : 128, 10, &prefix))
+            goto bad_value;
+        if (strcmp(f[4], "-") != 0) {
+            int bfamily;
+            unsigned char b16[16];
+            if (a.family != AF_INET || !parse_ip(f[4], &bfamily, b16) || bfamily != AF_INET)
+                goto bad_value;
+            memcpy(a.broadcast, b16, 4);
+            a.has_broadcast = true;
+        }
+        a.prefix = prefix;
+        a.dev = xstrdup(f[1]);
+        cfg->addrs = xrealloc(cfg->addrs, (cfg->naddrs + 1) * sizeof(a));
+        cfg->addrs[cfg->naddrs++] = a;
+    } else if (strcmp(key, "iproute") == 0) {
+        VsbInitRoute r = { 0 };
+        unsigned long prefix;
+        int gfamily;
+        WANT(4);
+        if (!valid_ifname(f[1]) || !parse_ip(f[2], &r.family, r.dst) ||
+            !parse_num(f[3], r.family == AF_INET ? 32 : 128, 10, &prefix) ||
+            !parse_ip(f[4], &gfamily, r.gateway) || gfamily != r.family)
+            goto bad_value;
+        r.prefix = prefix;
+        r.dev = xstrdup(f[1]);
+        cfg->routes = xrealloc(cfg->routes, (cfg->nroutes + 1) * sizeof(r));
+        cfg->routes[cfg->nroutes++] = r;
     } else {
-        set_err(err, errlen, "unknown directive '%s'", key);
+        vsb_init_set_err(err, errlen, "unknown directive '%s'", key);
         return false;
     }
     return true;
 #undef WANT
 
  bad_count:
-    set_err(err, errlen, "wrong number of fields for '%s'", key);
+    vsb_init_set_err(err, errlen, "wrong number of fields for '%s'", key);
     return false;
  bad_value:
-    set_err(err, errlen, "invalid value for '%s'", key);
+    vsb_init_set_err(err, errlen, "invalid value for '%s'", key);
     return false;
 }
 
@@ -274,6 +341,15 @@ vsb_init_config_clear(VsbInitConfig *cfg)
         free(cfg->includes[i].target);
     }
     free(cfg->includes);
+    for (size_t i = 0; i < cfg->nnets; i++)
+        free(cfg->nets[i].dev);
+    free(cfg->nets);
+    for (size_t i = 0; i < cfg->naddrs; i++)
+        free(cfg->addrs[i].dev);
+    free(cfg->addrs);
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        free(cfg->routes[i].dev);
+    free(cfg->routes);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -289,7 +365,7 @@ vsb_init_config_parse(const char *text, size_t len, VsbInitConfig *cfg, char *er
     memset(cfg, 0, sizeof(*cfg));
     cfg->uid = cfg->gid = 0;
     if (memchr(text, '\0', len)) {
-        set_err(err, errlen, "NUL byte in config");
+        vsb_init_set_err(err, errlen, "NUL byte in config");
         return false;
     }
     buf = xrealloc(NULL, len + 1);
@@ -311,12 +387,12 @@ vsb_init_config_parse(const char *text, size_t len, VsbInitConfig *cfg, char *er
                 *p++ = '\0';
         }
         if (p) {
-            set_err(err, errlen, "line %zu: too many fields", lineno);
+            vsb_init_set_err(err, errlen, "line %zu: too many fields", lineno);
             goto fail;
         }
         for (size_t i = 0; i < nf; i++) {
             if (!f[i][0] || !unescape(f[i])) {
-                set_err(err, errlen, "line %zu: bad field %zu", lineno, i + 1);
+                vsb_init_set_err(err, errlen, "line %zu: bad field %zu", lineno, i + 1);
                 goto fail;
             }
         }
@@ -324,30 +400,30 @@ vsb_init_config_parse(const char *text, size_t len, VsbInitConfig *cfg, char *er
             unsigned long version;
             if (nf != 2 || strcmp(f[0], VSB_INIT_CONFIG_MAGIC) != 0 ||
                 !parse_num(f[1], 1000, 10, &version)) {
-                set_err(err, errlen, "line %zu: not a virt-sandbox-init config", lineno);
+                vsb_init_set_err(err, errlen, "line %zu: not a virt-sandbox-init config", lineno);
                 goto fail;
             }
             if (version != VSB_INIT_CONFIG_VERSION) {
-                set_err(err, errlen, "config version %lu, this init reads version %d",
-                        version, VSB_INIT_CONFIG_VERSION);
+                vsb_init_set_err(err, errlen, "config version %lu, this init reads version %d",
+                                 version, VSB_INIT_CONFIG_VERSION);
                 goto fail;
             }
             seen_magic = true;
             continue;
         }
         if (!parse_line(cfg, f, nf, lerr, sizeof(lerr))) {
-            set_err(err, errlen, "line %zu: %s", lineno, lerr);
+            vsb_init_set_err(err, errlen, "line %zu: %s", lineno, lerr);
             goto fail;
         }
     }
     free(buf);
     if (!seen_magic) {
-        set_err(err, errlen, "empty config");
+        vsb_init_set_err(err, errlen, "empty config");
         vsb_init_config_clear(cfg);
         return false;
     }
     if (!cfg->nargv) {
-        set_err(err, errlen, "no command (arg) given");
+        vsb_init_set_err(err, errlen, "no command (arg) given");
         vsb_init_config_clear(cfg);
         return false;
     }
@@ -369,7 +445,7 @@ vsb_init_config_load(const char *path, VsbInitConfig *cfg, char *err, size_t err
     char perr[256];
 
     if (fd < 0) {
-        set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        vsb_init_set_err(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return false;
     }
     for (;;) {
@@ -379,7 +455,7 @@ vsb_init_config_load(const char *path, VsbInitConfig *cfg, char *err, size_t err
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            vsb_init_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
             close(fd);
             free(data);
             return false;
@@ -388,7 +464,7 @@ vsb_init_config_load(const char *path, VsbInitConfig *cfg, char *err, size_t err
             break;
         len += n;
         if (len > MAX_CONFIG_SIZE) {
-            set_err(err, errlen, "%s: larger than %d bytes", path, MAX_CONFIG_SIZE);
+            vsb_init_set_err(err, errlen, "%s: larger than %d bytes", path, MAX_CONFIG_SIZE);
             close(fd);
             free(data);
             return false;
@@ -398,7 +474,7 @@ vsb_init_config_load(const char *path, VsbInitConfig *cfg, char *err, size_t err
     ok = vsb_init_config_parse(data, len, cfg, perr, sizeof(perr));
     free(data);
     if (!ok)
-        set_err(err, errlen, "%s: %s", path, perr);
+        vsb_init_set_err(err, errlen, "%s: %s", path, perr);
     return ok;
 }
 
@@ -508,24 +584,26 @@ make_parent_writable(const char *target, size_t index, char *err, size_t errlen)
             *slash = '\0';
     } while (strcmp(parent, "/") != 0 && stat(parent, &st) < 0);
     if (strcmp(parent, "/") == 0) {
-        set_err(err, errlen, "cannot create %s: / is read-only (the host's); mount on a "
-                "directory that exists, or below one", target);
+        vsb_init_set_err(err, errlen, "cannot create %s: / is read-only (the host's); mount on a "
+                         "directory that exists, or below one", target);
     } else if (strpbrk(parent, ",:\\ \t\n")) {
-        set_err(err, errlen, "cannot create %s: %s is read-only and its name cannot be given "
-                "to overlayfs", target, parent);
+        vsb_init_set_err(err, errlen,
+                         "cannot create %s: %s is read-only and its name cannot be given "
+                         "to overlayfs", target, parent);
     } else if (has_mounts_below(parent)) {
-        set_err(err, errlen, "cannot create %s: %s is read-only and has mounts below it, "
-                "which an overlay would hide", target, parent);
+        vsb_init_set_err(err, errlen, "cannot create %s: %s is read-only and has mounts below it, "
+                         "which an overlay would hide", target, parent);
     } else {
         snprintf(upper, sizeof(upper), VSB_INIT_GUEST_DIR "/overlay/%zu/upper", index);
         snprintf(work, sizeof(work), VSB_INIT_GUEST_DIR "/overlay/%zu/work", index);
         snprintf(data, sizeof(data), "lowerdir=%s,upperdir=%s,workdir=%s", parent, upper, work);
         if ((rc = mkdir_p(upper, 0755, (uid_t)-1, (gid_t)-1)) ||
             (rc = mkdir_p(work, 0700, (uid_t)-1, (gid_t)-1)))
-            set_err(err, errlen, "cannot create %s: %s", upper, strerror(rc));
+            vsb_init_set_err(err, errlen, "cannot create %s: %s", upper, strerror(rc));
         else if (mount("overlay", parent, "overlay", 0, data) < 0)
-            set_err(err, errlen, "cannot create %s: cannot put an overlay on the read-only "
-                    "%s: %s", target, parent, strerror(errno));
+            vsb_init_set_err(err, errlen,
+                             "cannot create %s: cannot put an overlay on the read-only "
+                             "%s: %s", target, parent, strerror(errno));
         else
             ok = true;
     }
@@ -542,7 +620,7 @@ vsb_init_do_mounts(const VsbInitConfig *cfg, char *err, size_t errlen)
         int rc;
 
         if (!parse_mount_flags(m->flags, &flags)) {
-            set_err(err, errlen, "mount on %s: unknown flags '%s'", m->target, m->flags);
+            vsb_init_set_err(err, errlen, "mount on %s: unknown flags '%s'", m->target, m->flags);
             return false;
         }
         rc = mkdir_p(m->target, 0755, (uid_t)-1, (gid_t)-1);
@@ -552,19 +630,20 @@ vsb_init_do_mounts(const VsbInitConfig *cfg, char *err, size_t errlen)
             rc = mkdir_p(m->target, 0755, (uid_t)-1, (gid_t)-1);
         }
         if (rc) {
-            set_err(err, errlen, "cannot create %s: %s", m->target, strerror(rc));
+            vsb_init_set_err(err, errlen, "cannot create %s: %s", m->target, strerror(rc));
             return false;
         }
         if (mount(m->source, m->target, m->type, flags,
                   strcmp(m->data, "-") ? m->data : NULL) < 0) {
-            set_err(err, errlen, "cannot mount %s (%s) on %s: %s", m->source, m->type,
-                    m->target, strerror(errno));
+            vsb_init_set_err(err, errlen, "cannot mount %s (%s) on %s: %s", m->source, m->type,
+                             m->target, strerror(errno));
             return false;
         }
         /* A bind mount ignores MS_RDONLY and friends until remounted. */
         if ((flags & MS_BIND) && (flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) &&
             mount(NULL, m->target, NULL, MS_REMOUNT | flags, NULL) < 0) {
-            set_err(err, errlen, "cannot make %s read-only: %s", m->target, strerror(errno));
+            vsb_init_set_err(err, errlen,
+                             "cannot make %s read-only: %s", m->target, strerror(errno));
             return false;
         }
     }
@@ -578,8 +657,8 @@ vsb_init_do_setattrs(const VsbInitConfig *cfg, char *err, size_t errlen)
         const VsbInitSetattr *s = &cfg->setattrs[i];
 
         if (chown(s->path, s->uid, s->gid) < 0 || chmod(s->path, s->mode) < 0) {
-            set_err(err, errlen, "cannot set owner and mode of %s: %s", s->path,
-                    strerror(errno));
+            vsb_init_set_err(err, errlen, "cannot set owner and mode of %s: %s", s->path,
+                             strerror(errno));
             return false;
         }
     }
@@ -596,12 +675,12 @@ copy_file(const char *src, const char *dst, const struct stat *st, uid_t uid, gi
     ssize_t n;
 
     if (in < 0) {
-        set_err(err, errlen, "cannot open %s: %s", src, strerror(errno));
+        vsb_init_set_err(err, errlen, "cannot open %s: %s", src, strerror(errno));
         return false;
     }
     out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, st->st_mode & 0777);
     if (out < 0) {
-        set_err(err, errlen, "cannot create %s: %s", dst, strerror(errno));
+        vsb_init_set_err(err, errlen, "cannot create %s: %s", dst, strerror(errno));
         close(in);
         return false;
     }
@@ -609,7 +688,7 @@ copy_file(const char *src, const char *dst, const struct stat *st, uid_t uid, gi
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            set_err(err, errlen, "cannot read %s: %s", src, strerror(errno));
+            vsb_init_set_err(err, errlen, "cannot read %s: %s", src, strerror(errno));
             goto fail;
         }
         for (ssize_t off = 0; off < n; ) {
@@ -617,7 +696,7 @@ copy_file(const char *src, const char *dst, const struct stat *st, uid_t uid, gi
             if (w < 0 && errno == EINTR)
                 continue;
             if (w < 0) {
-                set_err(err, errlen, "cannot write %s: %s", dst, strerror(errno));
+                vsb_init_set_err(err, errlen, "cannot write %s: %s", dst, strerror(errno));
                 goto fail;
             }
             off += w;
@@ -625,12 +704,12 @@ copy_file(const char *src, const char *dst, const struct stat *st, uid_t uid, gi
     }
     /* Owner first: chown clears the set-id bits fchmod then restores. */
     if (fchown(out, uid, gid) < 0 || fchmod(out, st->st_mode & 07777) < 0) {
-        set_err(err, errlen, "cannot set owner and mode of %s: %s", dst, strerror(errno));
+        vsb_init_set_err(err, errlen, "cannot set owner and mode of %s: %s", dst, strerror(errno));
         goto fail;
     }
     close(in);
     if (close(out) < 0) {
-        set_err(err, errlen, "cannot write %s: %s", dst, strerror(errno));
+        vsb_init_set_err(err, errlen, "cannot write %s: %s", dst, strerror(errno));
         return false;
     }
     return true;
@@ -647,7 +726,7 @@ copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid, char *err, siz
     struct stat st;
 
     if (lstat(src, &st) < 0) {
-        set_err(err, errlen, "cannot read %s: %s", src, strerror(errno));
+        vsb_init_set_err(err, errlen, "cannot read %s: %s", src, strerror(errno));
         return false;
     }
     if (S_ISREG(st.st_mode))
@@ -656,12 +735,12 @@ copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid, char *err, siz
         char target[PATH_MAX];
         ssize_t n = readlink(src, target, sizeof(target) - 1);
         if (n < 0) {
-            set_err(err, errlen, "cannot read %s: %s", src, strerror(errno));
+            vsb_init_set_err(err, errlen, "cannot read %s: %s", src, strerror(errno));
             return false;
         }
         target[n] = '\0';
         if (symlink(target, dst) < 0 || lchown(dst, uid, gid) < 0) {
-            set_err(err, errlen, "cannot create %s: %s", dst, strerror(errno));
+            vsb_init_set_err(err, errlen, "cannot create %s: %s", dst, strerror(errno));
             return false;
         }
         return true;
@@ -673,11 +752,11 @@ copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid, char *err, siz
 
         if ((mkdir(dst, 0700) < 0 && errno != EEXIST) || chown(dst, uid, gid) < 0 ||
             chmod(dst, st.st_mode & 07777) < 0) {
-            set_err(err, errlen, "cannot create %s: %s", dst, strerror(errno));
+            vsb_init_set_err(err, errlen, "cannot create %s: %s", dst, strerror(errno));
             return false;
         }
         if (!(d = opendir(src))) {
-            set_err(err, errlen, "cannot read %s: %s", src, strerror(errno));
+            vsb_init_set_err(err, errlen, "cannot read %s: %s", src, strerror(errno));
             return false;
         }
         while (ok && (de = readdir(d))) {
@@ -694,7 +773,7 @@ copy_tree(const char *src, const char *dst, uid_t uid, gid_t gid, char *err, siz
         closedir(d);
         return ok;
     }
-    set_err(err, errlen, "cannot include %s: not a file, directory or symbolic link", src);
+    vsb_init_set_err(err, errlen, "cannot include %s: not a file, directory or symbolic link", src);
     return false;
 }
 
@@ -712,7 +791,7 @@ vsb_init_do_includes(const VsbInitConfig *cfg, char *err, size_t errlen)
             rc = mkdir_p(parent, 0755, cfg->uid, cfg->gid);
         }
         if (rc) {
-            set_err(err, errlen, "cannot create %s: %s", parent, strerror(rc));
+            vsb_init_set_err(err, errlen, "cannot create %s: %s", parent, strerror(rc));
             free(parent);
             return false;
         }

@@ -14,11 +14,14 @@
  *   - /dev/disk/by-tag/SERIAL links to the virtio disks (what udev
  *     would make from their serials), for host-image mounts and
  *     --disk;
- *   - the host's / (9p tag VSB_KVM_TAG_ROOT) read-only on /sysroot, a
- *     tmpfs on its /run with init's config (VSB_KVM_TAG_CONFIG) on
- *     VSB_INIT_GUEST_CONFIG_DIR, /dev, /proc, /sys moved in, /dev/pts,
- *     /dev/shm and cgroup2 on /sys/fs/cgroup (nsdelegate), /dev/fd,
- *     /dev/stdin, /dev/stdout, /dev/stderr;
+ *   - the root, the host's / or -r DIR (9p tag VSB_KVM_TAG_ROOT),
+ *     read-only on /sysroot (nothing of it is needed here: init and
+ *     its modules are the initrd's), a tmpfs on its /run with init's
+ *     config (VSB_KVM_TAG_CONFIG) on VSB_INIT_GUEST_CONFIG_DIR, /dev,
+ *     /proc, /sys moved in (the host checked that the root has these
+ *     four, being read-only), /dev/pts, /dev/shm and cgroup2 on
+ *     /sys/fs/cgroup (nsdelegate), /dev/fd, /dev/stdin, /dev/stdout,
+ *     /dev/stderr;
  *   - /dev/virtio-ports/NAME links (what udev would make), so the
  *     config names its channel by the port's name;
  *   - /sysroot made the root: moved onto / and chrooted into, so that

@@ -24,6 +24,30 @@ typedef struct {
     char *source, *target;
 } VsbInitInclude;
 
+/* "net DEV dhcp|static", "ipaddr DEV ADDRESS PREFIX BROADCAST|-",
+ * "iproute DEV NETWORK PREFIX GATEWAY" (vsb-init-net.c). */
+typedef struct {
+    char *dev;
+    bool dhcp;
+} VsbInitNet;
+
+typedef struct {
+    char *dev;
+    int family;             /* AF_INET or AF_INET6 */
+    unsigned char addr[16];
+    unsigned prefix;
+    bool has_broadcast;
+    unsigned char broadcast[4];
+} VsbInitAddr;
+
+typedef struct {
+    char *dev;
+    int family;
+    unsigned char dst[16];
+    unsigned prefix;
+    unsigned char gateway[16];
+} VsbInitRoute;
+
 typedef struct {
     bool debug;
     uid_t uid;
@@ -47,10 +71,19 @@ typedef struct {
     char *channel;          /* NULL: stdin/stdout */
     bool poweroff;
     bool service;           /* no stdio protocol (vsb-init-service.c) */
+    VsbInitNet *nets;
+    size_t nnets;
+    VsbInitAddr *addrs;
+    size_t naddrs;
+    VsbInitRoute *routes;
+    size_t nroutes;
 } VsbInitConfig;
 
 /* Parse the config file at @path.  On failure returns false with a
  * message naming the file and line in @err. */
+/* printf into @err (@errlen bytes): how every step of init reports. */
+void vsb_init_set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 bool vsb_init_config_load(const char *path, VsbInitConfig *cfg, char *err, size_t errlen);
 /* Same, from memory (for tests). */
 bool vsb_init_config_parse(const char *text, size_t len, VsbInitConfig *cfg,
@@ -62,6 +95,11 @@ void vsb_init_config_clear(VsbInitConfig *cfg);
 bool vsb_init_do_mounts(const VsbInitConfig *cfg, char *err, size_t errlen);
 bool vsb_init_do_setattrs(const VsbInitConfig *cfg, char *err, size_t errlen);
 bool vsb_init_do_includes(const VsbInitConfig *cfg, char *err, size_t errlen);
+
+/* After the mounts: loopback and every "net" interface up, their
+ * static addresses and routes, DHCP where asked, /etc/resolv.conf from
+ * DHCP's DNS servers (vsb-init-net.c).  Nothing without "net". */
+bool vsb_init_do_network(const VsbInitConfig *cfg, char *err, size_t errlen);
 
 /* In the child, before exec: groups, gid, uid, capabilities, cwd.
  * Returns 0 or an errno value; @what says which step failed. */

@@ -11,7 +11,9 @@ group of tests, and the tests here check what came out.
   kernel61  the host's cgroup layout on the 6.1 kernel: test-cgroup
   systemd   systemd as PID 1: tests/guest/systemd-suite, our units under
             it, socket activation, machined registration, the domain's
-            cgroups in its delegated scope
+            cgroups in its delegated scope; then systemd-service-suite:
+            virt-sandbox-service@.service driving service sandboxes,
+            containers' syslog records in the journal
 
 Run as root (tools/run-tests does, after building):
     VSB_BUILDDIR=... /usr/bin/python3 -m pytest tests/guest
@@ -492,6 +494,94 @@ def test_systemd_machinectl_terminate_stops_domain(systemd):
     _expect(systemd, restart_domain="running", terminate_rc="0",
             domstate_after_terminate="shut off", scope_gone_after_terminate="yes",
             machine_gone_after_terminate="yes")
+
+
+# tests/guest/systemd-service-suite, in the same boot
+
+def test_systemd_template_unit_verifies(systemd):
+    """virt-sandbox-service@.service, rendered as make does, passes
+    systemd-analyze verify."""
+    _expect(systemd, svc_verify_rc="0", svc_verify_output="")
+
+
+PAGE = "<h1>served from the host</h1>"
+
+
+def test_systemd_unit_runs_httpd_service(systemd):
+    """systemctl start virt-sandbox-service@vsbweb returns once the
+    domain runs (Type=notify; a service that does not exist fails the
+    start): the unit is active, its main process is the tool's
+    foreground start, the domain runs
+    (virsh, the tool's list, machined), the host-bind share and the
+    httpd inside serve the page; reload keeps the program (SIGHUP);
+    systemctl stop shuts the domain off and the unit ends inactive
+    (the program died of the stop's SIGTERM: 143, a success)."""
+    _expect(systemd, svc_create_rc="0", svc_start_rc="0", svc_unit_active="active",
+            svc_domstate="running", svc_virsh_list="vsbweb",
+            svc_list="vsbweb generic running", svc_machine_listed="yes",
+            svc_cat=PAGE, svc_http=PAGE,
+            svc_reload_rc="0", svc_httpd_pid_numeric="yes", svc_after_reload="active",
+            svc_stop_rc="0", svc_after_stop="inactive", svc_stop_program_killed="yes",
+            svc_stop_result="success", svc_domstate_after_stop="shut off",
+            svc_list_after_stop="vsbweb generic shut off",
+            svc_start_nosuch_rc="1", svc_nosuch_state="failed", svc_nosuch_said="yes")
+    assert systemd.kv["svc_main_is_tool"].endswith("/sandbox/virt-sandbox-service"), str(systemd)
+    assert systemd.kv.get("svc_httpd_same_after_reload"), str(systemd)
+
+
+def test_systemd_unit_ends_with_destroyed_container(systemd):
+    """virsh destroy from outside: the unit fails (no program status)."""
+    _expect(systemd, svc_restart_domstate="running", svc_destroy_rc="0",
+            svc_after_destroy="failed", svc_destroy_result="exit-code", svc_destroy_status="1")
+
+
+def test_systemd_unit_reports_program_status(systemd):
+    """A program that exits 3: the unit fails with ExecMainStatus=3;
+    systemctl reload reached its HUP trap."""
+    _expect(systemd, svc_create_code_rc="0", svc_code_reload_rc="0", svc_code_hup="hup",
+            svc_code_after_exit="failed", svc_code_result="exit-code", svc_code_status="3",
+            svc_code_domstate="shut off")
+
+
+def test_systemd_services_deleted(systemd):
+    _expect(systemd, svc_delete_rc="0", svc_domains_left="", svc_dirs_left="",
+            svc_machines_left="", service_suite_rc="0")
+
+
+def test_systemd_container_syslog_in_journal(systemd):
+    """logger inside a container: the host's journald has the record
+    with docker's container fields (CONTAINER_ID_FULL is the domain's
+    UUID, machined's Id of the machine), the record's identifier,
+    priority (user.warning) and the container's pid number; its
+    _MACHINE_ID is journald's (the host's: a client cannot set it)."""
+    _expect(systemd, log_logger_rc="0", log_message="hello from vsbweb", log_priority="4",
+            log_facility="1", log_identifier="vsbtest", log_container_name="vsbweb",
+            log_syslog_pid_numeric="yes", log_by_name_found="yes")
+    kv = systemd.kv
+    full = kv.get("log_container_id_full", "")
+    assert len(full) == 32 and all(c in "0123456789abcdef" for c in full), str(systemd)
+    assert kv.get("log_container_id") == full[:12], str(systemd)
+    assert kv.get("log_id_is_machine_id") == full, str(systemd)
+    assert len(kv.get("log_machine_id_host", "")) == 32, str(systemd)
+
+
+def test_systemd_unit_runs_systemd_service(systemd):
+    """A systemd service sandbox (create -u) through the unit: systemd
+    boots inside with its unit active; its machine ID is the domain's
+    UUID (machined's Id), its /dev/log journald's; a logger record inside
+    is in its own journal, which `journalctl -M NAME` reads, with the
+    container's _MACHINE_ID (not the host's) and hostname; systemctl stop
+    powers it off and the unit ends inactive."""
+    _expect(systemd, sd_create_rc="0", sd_system_state="running", sd_unit_active="active",
+            sd_web_active="active", sd_dev_log="/run/systemd/journal/dev-log",
+            sd_logger_rc="0", sd_journal_m_found="yes", sd_journal_hostname="vsbsd",
+            sd_stop_rc="0", sd_after_stop="inactive",
+            sd_domstate_after_stop="shut off (shutdown)", sd_delete_rc="0")
+    kv = systemd.kv
+    assert len(kv.get("sd_machine_id", "")) == 32, str(systemd)
+    assert kv["sd_machined_id"] == kv["sd_machine_id"], str(systemd)
+    assert kv["sd_journal_machine_id"] == kv["sd_machine_id"], str(systemd)
+    assert kv["sd_journal_machine_id"] != kv["log_machine_id_host"], str(systemd)
 
 
 def test_systemd_suite_passes(systemd):

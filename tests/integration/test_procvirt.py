@@ -706,3 +706,8 @@ def test_journald_forwarding(lrun, root_fs):
     assert any(f.get("MESSAGE") == "to-journal" and f.get("SYSLOG_IDENTIFIER") == "jrn" and
                f.get("PRIORITY") == "3" and f.get("SYSLOG_FACILITY") == "3" and
                f.get("OBJECT_PID", "").isdigit() for f in mine), fields
+    # docker's container fields: the domain's UUID (32 hex digits, the
+    # container's machine ID) and its first 12.
+    for f in mine:
+        full = f.get("CONTAINER_ID_FULL", "")
+        assert re.fullmatch(r"[0-9a-f]{32}", full) and f.get("CONTAINER_ID") == full[:12], f

@@ -102,6 +102,33 @@ def test_interrupt_destroys(uri, daemon):  # noqa: F811
     assert "vsbt-interrupted" not in daemon.domains()
 
 
+def test_launcher_leaves_no_child_beside_a_sandbox(uri):
+    """The launcher (sandbox/vsb-launch.h) forks a cgroup warm-up child
+    and execs the tool, which reaps it once the sandbox has started: a
+    long-running sandbox has no zombie beside it."""
+    p = subprocess.Popen([str(VIRT_SANDBOX), "-c", uri, "--", "/bin/sh", "-c",
+                          "echo started; exec sleep 1000"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(), cwd="/")
+    try:
+        assert p.stdout.readline() == b"started\n"
+        exe = os.readlink(f"/proc/{p.pid}/exe")
+        assert exe.endswith("/virt-sandbox-tool"), exe
+        children = Path(f"/proc/{p.pid}/task/{p.pid}/children").read_text().split()
+        states = {c: Path(f"/proc/{c}/stat").read_text().split(")")[-1].split()[0]
+                  for c in children if Path(f"/proc/{c}/stat").exists()}
+        assert "Z" not in states.values(), states
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=30)
+    assert p.returncode == 128 + signal.SIGTERM
+
+
+def test_launcher_names_a_missing_tool(daemon):  # noqa: F811
+    p = vs(daemon.uri, "--", "true", env={"VSB_SANDBOX_TOOL": "/nonexistent/vsb-tool"})
+    assert p.returncode == 125, p
+    assert b"cannot run /nonexistent/vsb-tool: No such file or directory" in p.stderr, p
+
+
 def test_starts_the_daemon(request, session_tmp, controller):
     """No daemon at the socket: virt-sandbox starts one (with --timeout)."""
     d = session_tmp / f"auto-{os.getpid()}"

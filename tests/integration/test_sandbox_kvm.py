@@ -6,11 +6,11 @@ with its modules) with the initrd it builds and caches, the host's /
 shared read-only over 9p, and relays stdio over a virtio-serial port.
 On these machines KVM is unusable (PVM): the tool must say so and use
 TCG, so each boot takes several seconds; the tests therefore boot only
-eight guests, each checking several things (stdio and exit status, a
+nine guests, each checking several things (stdio and exit status, a
 signal, the 9p mounts, the clock offset with the guest's cgroup v2,
-disks, a virtiofs share with --shell, qemu:///session as an ordinary
-user), one of them running issue 5's resource tests inside the guest
-(about three minutes under TCG).
+disks, another root with -r, a virtiofs share with --shell,
+qemu:///session as an ordinary user), one of them running issue 5's
+resource tests inside the guest (about three minutes under TCG).
 
 The fixture starts virtlogd and libvirtd when they are not running (no
 systemd here starts them) and stops what it started.  After each test
@@ -19,6 +19,7 @@ remain.
 """
 
 import os
+import pwd
 import re
 import secrets
 import select
@@ -135,10 +136,10 @@ def sandbox(libvirtd):
     neither the domain nor its QEMU may remain."""
     name = f"vsb-kvm-test-{secrets.token_hex(4)}"
 
-    def run(*args, stdin=b"", timeout=BOOT_TIMEOUT):
+    def run(*args, stdin=b"", timeout=BOOT_TIMEOUT, cwd="/"):
         env = dict(os.environ, VSB_SANDBOX_INIT=str(INIT))
         return subprocess.run([str(VIRT_SANDBOX), "-c", URI, "-n", name, *args], input=stdin,
-                              capture_output=True, timeout=timeout, env=env, cwd="/")
+                              capture_output=True, timeout=timeout, env=env, cwd=cwd)
 
     yield run
     # Once the guest powered off, the tool returns without waiting for
@@ -322,6 +323,63 @@ def test_host_images_disk_and_missing_targets(sandbox, tmp_path):
     dump = subprocess.run(["debugfs", "-R", "cat /out", str(raw)], capture_output=True,
                           text=True, check=True)
     assert dump.stdout == "from the guest\n", dump
+
+
+def _root_dir(busybox_root, path):
+    """A copy of the busybox root with what a KVM sandbox mounts on
+    (/dev, /proc, /sys, /run, /tmp, /var/tmp: the root is read-only)."""
+    shutil.copytree(busybox_root, path, symlinks=True)
+    for d in ("run", "var/tmp"):
+        (path / d).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def test_root_dir(sandbox, busybox_root, tmp_path):
+    """One boot with -r DIR: a busybox root made here is the guest's /
+    (9p, read-only) in place of the host's, so its marker is there and
+    the host's files are not; /tmp is private and writable; the caller's
+    working directory, missing from DIR, falls back to the home
+    directory found there (as in an LXC sandbox); the exit status comes
+    back."""
+    root = _root_dir(busybox_root, tmp_path / "root")
+    # The sandbox's identity is the caller's (sudo's caller's, under sudo).
+    home = pwd.getpwuid(int(os.environ.get("SUDO_UID", os.getuid()))).pw_dir
+    (root / home.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    marker = f"vsb-kvm-root-{secrets.token_hex(4)}"
+    (root / "etc" / "os-release").write_text(f"ID={marker}\n")
+    host_only = tmp_path / "host-only"
+    host_only.write_text("on the host only\n")
+    script = ("cat /etc/os-release; grep ' / ' /proc/mounts | cut -d' ' -f1,3,4; "
+              f"if test -e {host_only} || test -e /usr/bin; then echo host-visible; fi; "
+              "if touch /etc/written 2>/dev/null; then echo root-writable; fi; "
+              "echo private >/tmp/t && cat /tmp/t; pwd; exit 5")
+    r = sandbox("-r", str(root), "--", "/bin/sh", "-c", script, cwd=str(tmp_path))
+    assert r.returncode == 5, r.stderr
+    out = r.stdout.decode().splitlines()
+    assert out[0] == f"ID={marker}", out
+    _, fstype, opts = out[1].split()
+    assert fstype == "9p" and "ro" in opts.split(","), out
+    assert out[2:] == ["private", home], out
+    assert not (root / "etc" / "written").exists() and not (root / "tmp" / "t").exists()
+
+
+def test_root_dir_refused(sandbox, busybox_root, tmp_path):
+    """-r DIR that is missing, not a directory, or without a mount point
+    the guest needs (its root being read-only): refused before anything
+    boots (no kernel chosen, so no word about KVM), naming -r and the
+    path."""
+    (tmp_path / "file").write_text("")
+    no_run = tmp_path / "no-run"
+    shutil.copytree(busybox_root, no_run, symlinks=True)
+    (no_run / "var" / "tmp").mkdir(parents=True)
+    for path, why in ((tmp_path / "missing", "(-r): No such file or directory"),
+                      (tmp_path / "file", "(-r) is not a directory"),
+                      (no_run, "(-r) has no directory /run")):
+        r = sandbox("-r", str(path), "--", "/bin/true")
+        err = r.stderr.decode()
+        assert r.returncode == 125, err
+        assert f"Root directory {path} {why}" in err, err
+        assert "warning" not in err, err
 
 
 def _virtiofsd_pids(source):

@@ -15,6 +15,7 @@ host reads the service's journal.
 import os
 import pty
 import signal
+import socket
 import subprocess
 import time
 
@@ -161,6 +162,42 @@ def test_foreground_lasts_as_long_as_the_service(svc, daemon, content):  # noqa:
     svc.ok("delete", "fg")
 
 
+def test_foreground_notifies_ready(svc, daemon):  # noqa: F811
+    """Type=notify's side: start --foreground says READY=1 on
+    $NOTIFY_SOCKET (a path, or '@' for an abstract one, as systemd
+    gives) once the service runs; a start that fails says nothing."""
+    svc.ok("create", "nt", "--", "sleep", "1000")
+    for addr in (str(daemon.tmp / "notify"), f"@vsb-test-notify-{os.getpid()}"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.bind("\0" + addr[1:] if addr.startswith("@") else addr)
+        s.settimeout(60)
+        p = subprocess.Popen(svc.argv("start", "--foreground", "nt"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             env=dict(svc.env, NOTIFY_SOCKET=addr), cwd="/")
+        try:
+            assert s.recv(4096) == b"READY=1"
+            assert svc.states() == {"nt": "running"}
+            p.send_signal(signal.SIGTERM)
+            out, err = p.communicate(timeout=60)
+        finally:
+            p.kill()
+            p.wait()
+            s.close()
+        assert p.returncode == 128 + signal.SIGTERM, (out, err)
+        assert svc.states() == {"nt": "shut off"}
+    # No such service: status 1, and no READY=1.
+    path = daemon.tmp / "notify2"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+        s.bind(str(path))
+        s.setblocking(False)
+        r = subprocess.run(svc.argv("start", "--foreground", "nosuch"), capture_output=True,
+                           text=True, env=dict(svc.env, NOTIFY_SOCKET=str(path)), timeout=60)
+        assert r.returncode == 1 and "no service 'nosuch'" in r.stderr, r
+        with pytest.raises(BlockingIOError):
+            s.recv(4096)
+    svc.ok("delete", "nt")
+
+
 class ServiceConsole(Console):
     """`virt-sandbox-service connect NAME` on a pty (it runs virsh console)."""
 
@@ -278,6 +315,10 @@ def test_systemd_service(svc, daemon, content):  # noqa: F811
     assert os.listdir(sysdir / "multi-user.target.wants") == ["web.service"]
     assert (sysdir / "web.service").read_text() == WEB_UNIT
     assert (etc / "machine-id").read_text() != open("/etc/machine-id").read()
+    # Its machine ID is the domain's UUID (what systemd takes from
+    # $container_uuid; machined's Id; the syslog records' CONTAINER_ID_FULL).
+    uuid = daemon.virsh("domuuid", "sd").stdout.strip()
+    assert (etc / "machine-id").read_text() == uuid.replace("-", "") + "\n"
     assert (etc / "hostname").read_text() == "sd\n"
 
     svc.ok("start", "sd")
@@ -324,6 +365,13 @@ def test_systemd_service(svc, daemon, content):  # noqa: F811
     assert r.returncode == 0, r
     assert r.stdout.count("Started web.service - busybox httpd of the test.") == 3, r.stdout
     assert "Stopped web.service - busybox httpd of the test." in r.stdout, r.stdout
+    # Its records carry its own machine ID (journald's trusted field).
+    r = subprocess.run(["journalctl", "-D", str(journal), "--no-pager", "-o", "export",
+                        "--output-fields=_MACHINE_ID", "-u", "web.service"],
+                       capture_output=True, text=True, timeout=60)
+    ids = {ln for ln in r.stdout.splitlines() if ln.startswith("_MACHINE_ID=")}
+    assert ids == {"_MACHINE_ID=" + machine_id}, (ids, r.stderr)
+    assert machine_id == uuid.replace("-", "")
 
     # The template unit's way: start --foreground lasts until systemd
     # powers off, with status 0.
@@ -358,6 +406,8 @@ def test_systemd_clone_and_image(svc, daemon):  # noqa: F811
     svc.ok("clone", "s1", "s2")
     ids = {n: (svc.base / n / "etc" / "machine-id").read_text() for n in ("s1", "s2")}
     assert ids["s1"] != ids["s2"]
+    for n in ("s1", "s2"):
+        assert ids[n] == daemon.virsh("domuuid", n).stdout.strip().replace("-", "") + "\n"
     assert (svc.base / "s2" / "etc" / "hostname").read_text() == "s2\n"
     svc.ok("start", "s2")
     wait_until(lambda: systemd_running(svc, "s2") is not None, "systemctl to answer")
@@ -392,7 +442,8 @@ def test_generic_service_cgroups_stay_read_only(svc, daemon):  # noqa: F811
     (("create", "-u", "a.service", "-e", "A=1", "sd"), "-e A=1: a systemd service's "
                                                         "environment is its units'"),
     (("create", "-u", "a.service", "sd", "--", "true"), "not both"),
-    (("create", "-N", "dhcp", "net", "--", "true"), "-N dhcp: services have no network"),
+    (("create", "-N", "dhcp,bogus=1", "net", "--", "true"),
+     "-N 'dhcp,bogus=1': bogus=1: unknown key 'bogus'"),
     (("create", "-i", "1M", "tiny", "--", "true"), "-i 1M: an image of less than 16 MiB"),
     (("create", "-m", "bogus:/x=/y", "m", "--", "true"), "-m bogus:/x=/y:"),
     (("start", "nosuch"), "no service 'nosuch'"),

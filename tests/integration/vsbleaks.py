@@ -13,6 +13,7 @@ Items are strings "kind: detail", so snapshots compare as sets:
   cgroup:  a cgroup directory whose name contains a marker
   process: a virt-sandbox-controller process, or one naming a marker
   netns:   an entry of `ip netns list`
+  netdev:  a network device named vsb* (a container's veth, a test's bridge)
 """
 
 import os
@@ -158,6 +159,17 @@ def netns():
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
+def netdevs():
+    """Network devices named vsb*: the host ends of containers' veth
+    pairs that the controller names, and the tests' bridges.  Their
+    names (15 characters at most) cannot hold a session's marker, so
+    they are known by difference only."""
+    try:
+        return sorted(n for n in os.listdir("/sys/class/net") if n.startswith("vsb"))
+    except OSError:
+        return []
+
+
 def snapshot(markers=DEFAULT_MARKERS, any_controller=True, all_loops=True):
     items = set()
     for point, fstype, source in mounts(markers):
@@ -171,6 +183,10 @@ def snapshot(markers=DEFAULT_MARKERS, any_controller=True, all_loops=True):
         items.add(f"process: {pid} {cmd}")
     for ns in netns():
         items.add(f"netns: {ns}")
+    # by difference only (see netdevs()): with the whole run's markers
+    if markers == DEFAULT_MARKERS:
+        for dev in netdevs():
+            items.add(f"netdev: {dev}")
     return items
 
 
@@ -219,6 +235,11 @@ def cleanup(items):
             dev = detail.split(" -> ")[0]
             subprocess.run(["losetup", "-d", dev], capture_output=True)
             done.append(f"losetup -d {dev}")
+    for it in items:
+        kind, detail = it.split(": ", 1)
+        if kind == "netdev":
+            # known only by difference too: another run's, maybe
+            done.append(f"left network device {detail} alone (ip link del {detail})")
     for it in items:
         kind, detail = it.split(": ", 1)
         if kind == "netns":
