@@ -16,8 +16,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -271,36 +270,17 @@ signal_thread(gpointer data)
 }
 
 /* Tell the service manager that started us (Type=notify: the template
- * unit) @state, by the datagram protocol of sd_notify(3): $NOTIFY_SOCKET
- * names a unix socket, an abstract one when it starts with '@'.  No
- * manager, nothing to do; one we cannot reach is said on stderr (the
- * unit then times out, which says the rest). */
+ * unit) @state.  No manager ($NOTIFY_SOCKET unset), nothing to do; one
+ * we cannot reach is said on stderr (the unit then times out, which
+ * says the rest). */
 static void
 notify_manager(const char *state)
 {
-    const char *path = g_getenv("NOTIFY_SOCKET");
-    struct sockaddr_un addr = { .sun_family = AF_UNIX };
-    socklen_t len;
-    size_t n;
-    int fd;
+    int r = sd_notify(0, state);
 
-    if (!path || !path[0])
-        return;
-    n = strlen(path);
-    if ((path[0] != '/' && path[0] != '@') || n >= sizeof(addr.sun_path)) {
-        fprintf(stderr, "virt-sandbox-service: NOTIFY_SOCKET=%s: not a socket path\n", path);
-        return;
-    }
-    memcpy(addr.sun_path, path, n);
-    if (path[0] == '@')
-        addr.sun_path[0] = '\0';
-    len = offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '@' ? 0 : 1);
-    if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
-        sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&addr, len) < 0)
-        fprintf(stderr, "virt-sandbox-service: cannot notify %s: %s\n", path,
-                g_strerror(errno));
-    if (fd >= 0)
-        close(fd);
+    if (r < 0)
+        fprintf(stderr, "virt-sandbox-service: cannot notify the service manager at %s: %s\n",
+                g_getenv("NOTIFY_SOCKET"), g_strerror(-r));
 }
 
 /* The status in init's last line (vsb-init-service.c), or -1. */

@@ -77,6 +77,10 @@ describe(const VsbDhcpReply *r)
         append_ip(s, "broadcast", r->broadcast);
     if (r->lease)
         g_string_append_printf(s, " lease=%u", r->lease);
+    if (r->t1)
+        g_string_append_printf(s, " t1=%u", r->t1);
+    if (r->t2)
+        g_string_append_printf(s, " t2=%u", r->t2);
     for (size_t i = 0; i < r->ndns; i++) {
         char buf[INET_ADDRSTRLEN];
         g_string_append_printf(s, "%s%s", i ? "," : " dns=",
@@ -94,6 +98,10 @@ test_build(const char *file, const char *what)
 
     if (g_str_equal(what, "discover")) {
         len = vsb_dhcp_build(buf, VSB_DHCP_DISCOVER, XID, mac, NULL, NULL);
+    } else if (g_str_has_prefix(what, "renew ")) {
+        uint8_t ci[4];
+        ip_in(what + 6, ci);
+        len = vsb_dhcp_build_renew(buf, XID, mac, ci);
     } else {
         g_auto(GStrv) w = g_strsplit(what, " ", -1);
         uint8_t yi[4], server[4];
@@ -128,6 +136,58 @@ test_parse(const char *file, guint32 xid, const char *expect)
     }
 }
 
+/* "lease=N t1=N t2=N" (0: the option is absent) into @r. */
+static void
+reply_in(const char *spec, VsbDhcpReply *r)
+{
+    g_auto(GStrv) w = g_strsplit(spec, " ", -1);
+
+    memset(r, 0, sizeof(*r));
+    r->type = VSB_DHCP_ACK;
+    for (size_t i = 0; w[i]; i++) {
+        guint64 v;
+        char *end = NULL;
+        const char *eq = strchr(w[i], '=');
+
+        if (!eq || !g_ascii_isdigit(eq[1]) ||
+            (v = g_ascii_strtoull(eq + 1, &end, 10)) > G_MAXUINT32 || *end)
+            g_error("cases.txt: bad times input '%s'", w[i]);
+        if (g_str_has_prefix(w[i], "lease="))
+            r->lease = v;
+        else if (g_str_has_prefix(w[i], "t1="))
+            r->t1 = v;
+        else if (g_str_has_prefix(w[i], "t2="))
+            r->t2 = v;
+        else
+            g_error("cases.txt: unknown times input '%s'", w[i]);
+    }
+}
+
+static void
+test_times(const char *input, const char *expect)
+{
+    VsbDhcpReply r;
+    VsbDhcpTimes t;
+    g_autofree char *got = NULL;
+
+    if (g_str_has_suffix(input, ".hex")) {
+        g_autoptr(GByteArray) pkt = load_hex(input);
+        char err[256] = "";
+        if (!vsb_dhcp_parse(pkt->data, pkt->len, XID, mac, &r, err, sizeof(err)))
+            g_error("%s: unexpected error: %s", input, err);
+    } else {
+        reply_in(input, &r);
+    }
+    if (vsb_dhcp_lease_times(&r, &t)) {
+        g_assert_cmpuint(t.t1, <=, t.t2);
+        g_assert_cmpuint(t.t2, <=, t.expiry);
+        got = g_strdup_printf("t1=%u t2=%u expiry=%u", t.t1, t.t2, t.expiry);
+    } else {
+        got = g_strdup("none");
+    }
+    g_assert_cmpstr(got, ==, expect);
+}
+
 static void
 test_line(gconstpointer data)
 {
@@ -145,6 +205,9 @@ test_line(gconstpointer data)
             xid = g_ascii_strtoull(parts[1] + 4, NULL, 16);
         }
         test_parse(parts[0] + 6, xid, parts[n - 1]);
+    } else if (g_str_has_prefix(parts[0], "times ")) {
+        g_assert_cmpuint(n, ==, 2);
+        test_times(parts[0] + 6, parts[1]);
     } else {
         g_error("cases.txt: unknown case '%s'", parts[0]);
     }

@@ -10,8 +10,10 @@
  * files and network interfaces (vsb-init-net.c), then runs the program
  * as its child: never as PID 1 itself, since PID 1 ignores every
  * signal it has no handler for, even SIGKILL sent from inside.  It
- * relays the program's stdio, reaps every orphan, and when the program
- * is gone sends what is left of its output, then EXIT, waits a little
+ * relays the program's stdio, reaps every orphan, keeps the DHCP
+ * leases (renewals are timers and sockets of the relay's poll, see
+ * vsb-init-net.c; a lost lease is logged as a LOG frame), and when
+ * the program is gone sends what is left of its output, then EXIT, waits a little
  * for EXIT_ACK and exits (or powers off) with the program's status: its
  * code, or 128+N for signal N.
  *
@@ -714,17 +716,30 @@ handle_frames(Program *prog)
     }
 }
 
+/* The leases' reports, as LOG frames. */
 static void
-relay(Program *prog)
+lease_log(bool debug, const char *msg, void *opaque)
+{
+    if (!debug || debug_enabled)
+        init_log("virt-sandbox-init: %s", msg);
+}
+
+/* The relay's own descriptors, at most. */
+#define RELAY_FDS 7
+
+static void
+relay(Program *prog, VsbInitLeases *leases)
 {
     bool out_open = true, err_open = !prog->tty;
+    struct pollfd *pfd = calloc(RELAY_FDS + vsb_init_leases_nfds(leases), sizeof(*pfd));
 
+    if (!pfd)
+        abort();
     /* Frames that came with START are decoded already. */
     handle_frames(prog);
     pump_stdin(prog);
     while (!prog->exited) {
-        struct pollfd pfd[7];
-        int npfd = 0, ichan = -1, iin = -1, iout = -1, ierr = -1, ish = -1, sig;
+        int npfd = 0, ichan = -1, iin = -1, iout = -1, ierr = -1, ish = -1, ilease, sig;
 
         pfd[npfd] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
         npfd++;
@@ -764,9 +779,13 @@ relay(Program *prog)
         /* chan.in and chan.out may differ: watch the writer too. */
         if (!chan.gone && chan.out != chan.in && buf_pending(&chan.q))
             pfd[npfd++] = (struct pollfd){ .fd = chan.out, .events = POLLOUT };
+        ilease = npfd;
+        vsb_init_leases_pollfds(leases, pfd + ilease);
+        npfd += vsb_init_leases_nfds(leases);
 
-        if (poll(pfd, npfd, -1) < 0 && errno != EINTR)
+        if (poll(pfd, npfd, vsb_init_leases_timeout(leases)) < 0 && errno != EINTR)
             break;
+        vsb_init_leases_run(leases, pfd + ilease, lease_log, NULL);
         if ((sig = handle_signals(prog)) != 0 && !prog->exited) {
             DEBUG("virt-sandbox-init: passing signal %d to the program", sig);
             kill(prog->pid, sig);
@@ -799,6 +818,7 @@ relay(Program *prog)
     if (err_open)
         pump_output(prog->err_fd, VSB_STDIO_STDERR);
     end_shell();
+    free(pfd);
 }
 
 /* Send the rest and EXIT, then wait (bounded) for EXIT_ACK. */
@@ -853,6 +873,7 @@ main(int argc, char **argv)
     bool cfg_ok;
     VsbStdioStart start;
     Program prog;
+    VsbInitLeases *leases = NULL;
     int code;
 
     if (argc > 2 || (argc == 2 && argv[1][0] != '/')) {
@@ -876,7 +897,7 @@ main(int argc, char **argv)
     if (!cfg_ok || !vsb_init_do_mounts(&cfg, err, sizeof(err)) ||
         !vsb_init_do_setattrs(&cfg, err, sizeof(err)) ||
         !vsb_init_do_includes(&cfg, err, sizeof(err)) ||
-        !vsb_init_do_network(&cfg, err, sizeof(err))) {
+        !vsb_init_do_network(&cfg, &leases, err, sizeof(err))) {
         init_log("virt-sandbox-init: %s", err);
         finish(VSB_STDIO_EXITED, VSB_STDIO_EXIT_SETUP_FAILED);
         end(cfg_ok ? &cfg : NULL, VSB_STDIO_EXIT_SETUP_FAILED);
@@ -887,7 +908,7 @@ main(int argc, char **argv)
     }
     if (start.flags & VSB_STDIO_START_SHELL)
         spawn_shell(&cfg);
-    relay(&prog);
+    relay(&prog, leases);
     if (!prog.exited) {
         /* relay() stopped on a poll failure: make sure it ends. */
         kill(prog.pid, SIGKILL);

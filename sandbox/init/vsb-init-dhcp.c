@@ -30,7 +30,7 @@ enum {
 enum {
     OPT_PAD = 0, OPT_SUBNET = 1, OPT_ROUTER = 3, OPT_DNS = 6, OPT_BROADCAST = 28,
     OPT_REQUESTED = 50, OPT_LEASE = 51, OPT_MSGTYPE = 53, OPT_SERVER = 54, OPT_PARAMS = 55,
-    OPT_MAXSIZE = 57, OPT_CLIENTID = 61, OPT_END = 255,
+    OPT_MAXSIZE = 57, OPT_RENEWAL = 58, OPT_REBINDING = 59, OPT_CLIENTID = 61, OPT_END = 255,
 };
 
 static const uint8_t magic[4] = { 99, 130, 83, 99 };
@@ -60,9 +60,18 @@ get32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-size_t
-vsb_dhcp_build(uint8_t *buf, VsbDhcpType type, uint32_t xid, const uint8_t mac[6],
-               const uint8_t *requested, const uint8_t *server)
+/* What a client message carries besides the constant parts. */
+typedef struct {
+    VsbDhcpType type;
+    uint32_t xid;
+    const uint8_t *mac;
+    const uint8_t *ciaddr;      /* renewing: the bound address; else NULL */
+    const uint8_t *requested;   /* option 50, or NULL */
+    const uint8_t *server;      /* option 54, or NULL */
+} Message;
+
+static size_t
+build_message(uint8_t *buf, const Message *m)
 {
     static const uint8_t params[] = { OPT_SUBNET, OPT_ROUTER, OPT_DNS, OPT_BROADCAST };
     size_t o = OFF_OPTIONS;
@@ -71,29 +80,34 @@ vsb_dhcp_build(uint8_t *buf, VsbDhcpType type, uint32_t xid, const uint8_t mac[6
     buf[OFF_OP] = BOOTREQUEST;
     buf[OFF_HTYPE] = HTYPE_ETHER;
     buf[OFF_HLEN] = 6;
-    put32(buf + OFF_XID, xid);
-    buf[OFF_FLAGS] = FLAG_BROADCAST >> 8;
-    memcpy(buf + OFF_CHADDR, mac, 6);
+    put32(buf + OFF_XID, m->xid);
+    /* Without an address the client cannot take a unicast reply; with
+     * one (ciaddr) the server answers to it. */
+    if (m->ciaddr)
+        memcpy(buf + OFF_CIADDR, m->ciaddr, 4);
+    else
+        buf[OFF_FLAGS] = FLAG_BROADCAST >> 8;
+    memcpy(buf + OFF_CHADDR, m->mac, 6);
     memcpy(buf + OFF_MAGIC, magic, 4);
 
     buf[o++] = OPT_MSGTYPE;
     buf[o++] = 1;
-    buf[o++] = type;
+    buf[o++] = m->type;
     buf[o++] = OPT_CLIENTID;
     buf[o++] = 7;
     buf[o++] = HTYPE_ETHER;
-    memcpy(buf + o, mac, 6);
+    memcpy(buf + o, m->mac, 6);
     o += 6;
-    if (requested) {
+    if (m->requested) {
         buf[o++] = OPT_REQUESTED;
         buf[o++] = 4;
-        memcpy(buf + o, requested, 4);
+        memcpy(buf + o, m->requested, 4);
         o += 4;
     }
-    if (server) {
+    if (m->server) {
         buf[o++] = OPT_SERVER;
         buf[o++] = 4;
-        memcpy(buf + o, server, 4);
+        memcpy(buf + o, m->server, 4);
         o += 4;
     }
     buf[o++] = OPT_PARAMS;
@@ -107,6 +121,45 @@ vsb_dhcp_build(uint8_t *buf, VsbDhcpType type, uint32_t xid, const uint8_t mac[6
     buf[o++] = VSB_DHCP_MAX_PACKET & 0xff;
     buf[o++] = OPT_END;
     return o < MIN_PACKET ? MIN_PACKET : o;
+}
+
+size_t
+vsb_dhcp_build(uint8_t *buf, VsbDhcpType type, uint32_t xid, const uint8_t mac[6],
+               const uint8_t *requested, const uint8_t *server)
+{
+    Message m = { .type = type, .xid = xid, .mac = mac, .requested = requested,
+                  .server = server };
+
+    return build_message(buf, &m);
+}
+
+size_t
+vsb_dhcp_build_renew(uint8_t *buf, uint32_t xid, const uint8_t mac[6], const uint8_t ciaddr[4])
+{
+    /* RFC 2131 4.3.2: options 50 and 54 MUST NOT be in a renewing or
+     * rebinding REQUEST (that is how the server tells it from one in
+     * the selecting or init-reboot state). */
+    Message m = { .type = VSB_DHCP_REQUEST, .xid = xid, .mac = mac, .ciaddr = ciaddr };
+
+    return build_message(buf, &m);
+}
+
+bool
+vsb_dhcp_lease_times(const VsbDhcpReply *ack, VsbDhcpTimes *t)
+{
+    uint32_t lease = ack->lease;
+
+    memset(t, 0, sizeof(*t));
+    if (lease == 0 || lease == VSB_DHCP_LEASE_INFINITE)
+        return false;
+    t->expiry = lease;
+    /* 64 bits: seven eighths of a lease near 2^32 s. */
+    t->t2 = ack->t2 && ack->t2 < lease ? ack->t2 : (uint32_t)((uint64_t)lease * 7 / 8);
+    if (ack->t1 && ack->t1 < t->t2)
+        t->t1 = ack->t1;
+    else
+        t->t1 = lease / 2 < t->t2 ? lease / 2 : t->t2;
+    return true;
 }
 
 /* Option @code of length @len at @v: whether it is well formed. */
@@ -142,9 +195,11 @@ take_option(VsbDhcpReply *r, uint8_t code, const uint8_t *v, size_t len)
             memcpy(r->dns[r->ndns++], v + 4 * i, 4);
         break;
     case OPT_LEASE:
+    case OPT_RENEWAL:
+    case OPT_REBINDING:
         if (len != 4)
             return false;
-        r->lease = get32(v);
+        *(code == OPT_LEASE ? &r->lease : code == OPT_RENEWAL ? &r->t1 : &r->t2) = get32(v);
         break;
     default:
         break;

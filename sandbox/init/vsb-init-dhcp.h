@@ -7,6 +7,12 @@
  * (the client has no address to receive unicast on), its MAC as
  * chaddr and client identifier (61), and a parameter request list
  * (subnet mask, router, DNS servers, broadcast address).
+ *
+ * Renewing a lease (RENEWING and REBINDING states, RFC 2131 4.4.5): a
+ * REQUEST with the bound address as ciaddr and neither option 50 nor
+ * 54, without the broadcast flag (the client can take unicast now, and
+ * the server answers to ciaddr anyway), at the times
+ * vsb_dhcp_lease_times() derives from the ACK.
  */
 #pragma once
 
@@ -44,6 +50,8 @@ typedef struct {
     bool has_broadcast;
     uint8_t broadcast[4];   /* option 28 */
     uint32_t lease;         /* option 51, seconds; 0: not given */
+    uint32_t t1;            /* option 58 (renewal time), seconds; 0: not given */
+    uint32_t t2;            /* option 59 (rebinding time), seconds; 0: not given */
     size_t ndns;
     uint8_t dns[VSB_DHCP_MAX_DNS][4];   /* option 6, the first ones */
 } VsbDhcpReply;
@@ -53,6 +61,28 @@ typedef struct {
  * its length. */
 size_t vsb_dhcp_build(uint8_t *buf, VsbDhcpType type, uint32_t xid, const uint8_t mac[6],
                       const uint8_t *requested, const uint8_t *server);
+
+/* A REQUEST renewing (or rebinding) the lease of @ciaddr into @buf (at
+ * least VSB_DHCP_MAX_PACKET bytes); returns its length. */
+size_t vsb_dhcp_build_renew(uint8_t *buf, uint32_t xid, const uint8_t mac[6],
+                            const uint8_t ciaddr[4]);
+
+/* A lease's times, in seconds from when the REQUEST it answers was sent. */
+typedef struct {
+    uint32_t t1;            /* start renewing (unicast to the server) */
+    uint32_t t2;            /* start rebinding (broadcast to any server) */
+    uint32_t expiry;        /* the address is no longer ours */
+} VsbDhcpTimes;
+
+#define VSB_DHCP_LEASE_INFINITE 0xffffffffu
+
+/* The times of the lease @ack gives: T1 and T2 as the server said when
+ * they make sense (0 < T1 < T2 < lease), else RFC 2131's defaults
+ * (half and seven eighths of the lease).  False when the lease needs no
+ * renewal: infinite, or no lease time given (0, which no server
+ * answering a REQUEST should do: taken as "forever" rather than as
+ * "already expired"). */
+bool vsb_dhcp_lease_times(const VsbDhcpReply *ack, VsbDhcpTimes *times);
 
 /* A server's reply to transaction @xid of the client @mac.  False with
  * a reason in @err when it is not one (wrong op, xid, chaddr, magic,

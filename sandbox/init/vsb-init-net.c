@@ -18,8 +18,31 @@
  * the subnet's prefix, the router as default route, and when the
  * server named DNS servers, a resolv.conf: bind-mounted on
  * /etc/resolv.conf (the root is read-only) from VSB_INIT_GUEST_DIR on
- * the sandbox's private /run.  The lease is not renewed: sandboxes
- * live shorter than libvirt's default lease (an hour).
+ * the sandbox's private /run.
+ *
+ * The lease is then kept for as long as init runs (a service sandbox
+ * outlives libvirt's hour-long leases; once expired the server may
+ * give the address to another host).  Init's main loop drives it
+ * (vsb_init_leases_*): a poll timeout for the next time, the socket
+ * (left open and bound to the device) for the replies, each step a
+ * non-blocking send or receive, never a wait.  RFC 2131 4.4.5's states:
+ * BOUND until T1, then RENEWING: a REQUEST with ciaddr unicast to the
+ * server that gave the lease (as the RFC says: it reaches the one
+ * server that knows the lease, and wakes no other host), until T2,
+ * then REBINDING: the same REQUEST broadcast, for any server, until
+ * the lease expires.  Retransmissions after half the time left, at
+ * least 60 s apart (the RFC's floor).  An ACK starts the lease over;
+ * a NAK while renewing goes on to rebinding at once (another server
+ * may still know the lease), a NAK while rebinding or the expiry loses
+ * it.  A lost lease is logged (on the tool's stderr, or a service's
+ * console) and its address removed from the device, with the routes
+ * through it: RFC 2131 says the client MUST stop using it, and keeping
+ * it would clash with the host it is given to next.  Init does not
+ * look for a new lease then: the program may have told its peers the
+ * old address, and a new one would change under it without notice.
+ * Lease times run on CLOCK_BOOTTIME: a suspended host's sandbox must
+ * not believe it still holds a lease that ran out while it slept.
+ * Infinite leases (and ACKs without a lease time) need nothing.
  */
 #include <config.h>
 
@@ -52,6 +75,14 @@
 #define DHCP_TOTAL_MS 30000
 #define DHCP_FIRST_WAIT_MS 1000
 #define DHCP_MAX_WAIT_MS 8000
+/* RFC 2131 4.4.5: retransmissions while renewing or rebinding wait at
+ * least this long. */
+#define RENEW_MIN_RETRY_MS 60000
+/* A lease so short that its T1 is past when it is acknowledged would
+ * have init renew as fast as the server answers. */
+#define RENEW_MIN_GAP_MS 1000
+/* Replies read per wakeup: the relay loop is not held up by a flood. */
+#define RENEW_MAX_READS 8
 #define RESOLV_CONF "/etc/resolv.conf"
 #define RESOLV_PRIVATE VSB_INIT_GUEST_DIR "/resolv.conf"
 
@@ -62,6 +93,16 @@ now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The lease clock: counts while the host is suspended. */
+static int64_t
+boot_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ------------------------------------------------------------------ */
@@ -164,6 +205,20 @@ addr_add(int ifindex, int family, const unsigned char *addr, unsigned prefix,
 }
 
 static int
+addr_del(int ifindex, const unsigned char *addr, unsigned prefix)
+{
+    NlReq req = { .h = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg)),
+                         .nlmsg_type = RTM_DELADDR } };
+
+    req.ifa.ifa_family = AF_INET;
+    req.ifa.ifa_prefixlen = prefix;
+    req.ifa.ifa_index = ifindex;
+    nl_attr(&req, IFA_LOCAL, addr, 4);
+    nl_attr(&req, IFA_ADDRESS, addr, 4);
+    return nl_talk(&req);
+}
+
+static int
 route_add(int ifindex, int family, const unsigned char *dst, unsigned prefix,
           const unsigned char *gateway, unsigned char protocol)
 {
@@ -202,7 +257,20 @@ typedef struct {
     uint32_t xid;
     long deadline;
     unsigned sent;          /* messages sent, for the timeout's message */
+    int64_t requested;      /* boot_ms() of the first REQUEST the ACK answers */
 } Dhcp;
+
+static uint32_t
+new_xid(void)
+{
+    uint32_t xid;
+
+    /* Waits only until the kernel's pool is initialised, which a
+     * renewal (minutes after boot) never does. */
+    if (getrandom(&xid, sizeof(xid), 0) != sizeof(xid))
+        xid = (uint32_t)now_ms() ^ (uint32_t)getpid();
+    return xid;
+}
 
 static bool
 dhcp_open(Dhcp *d, char *err, size_t errlen)
@@ -232,8 +300,7 @@ dhcp_open(Dhcp *d, char *err, size_t errlen)
                          strerror(errno));
         return false;
     }
-    if (getrandom(&d->xid, sizeof(d->xid), 0) != sizeof(d->xid))
-        d->xid = (uint32_t)now_ms() ^ (uint32_t)getpid();
+    d->xid = new_xid();
     return true;
 }
 
@@ -328,6 +395,9 @@ dhcp_exchange(Dhcp *d, VsbDhcpReply *ack, char *err, size_t errlen)
             return false;
         }
         wait = DHCP_FIRST_WAIT_MS;
+        /* The lease runs from here (RFC 2131 4.4.1): the earliest the
+         * server can have started it. */
+        d->requested = boot_ms();
         do {
             if (now_ms() >= d->deadline)
                 goto timeout;
@@ -356,12 +426,18 @@ default_prefix(const uint8_t *a)
     return a[0] < 128 ? 8 : a[0] < 192 ? 16 : 24;
 }
 
+/* The prefix of the address @ack gives, -1 for a bad netmask. */
+static int
+ack_prefix(const VsbDhcpReply *ack)
+{
+    return ack->has_subnet ? vsb_dhcp_mask_prefix(ack->subnet) : default_prefix(ack->yiaddr);
+}
+
 static bool
 dhcp_apply(const char *dev, int ifindex, const VsbDhcpReply *ack, char *err, size_t errlen)
 {
     char a[INET6_ADDRSTRLEN];
-    int prefix = ack->has_subnet ? vsb_dhcp_mask_prefix(ack->subnet)
-                                 : default_prefix(ack->yiaddr);
+    int prefix = ack_prefix(ack);
     uint8_t brd[4];
     uint32_t host;
     int rc;
@@ -476,24 +552,341 @@ install_resolv_conf(const char *text, char *err, size_t errlen)
 
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* Keeping the leases (the header comment says how)                    */
+
+typedef enum {
+    LEASE_BOUND,            /* until T1 */
+    LEASE_RENEWING,         /* T1 to T2: REQUESTs unicast to the server */
+    LEASE_REBINDING,        /* T2 to expiry: REQUESTs broadcast */
+    LEASE_FOREVER,          /* infinite: nothing to do */
+    LEASE_LOST,             /* expired or refused: the address is removed */
+    LEASE_LAST
+} LeaseState;
+
+static const char *const lease_state_names[LEASE_LAST] = {
+    [LEASE_BOUND] = "bound",
+    [LEASE_RENEWING] = "renewing",
+    [LEASE_REBINDING] = "rebinding",
+    [LEASE_FOREVER] = "infinite",
+    [LEASE_LOST] = "lost",
+};
+
+typedef struct {
+    Dhcp d;                 /* its socket stays open while there is a lease to keep */
+    int ifindex;
+    uint8_t addr[4];
+    int prefix;
+    bool has_server;
+    uint8_t server[4];      /* option 54 of the last ACK: where renewals go */
+    LeaseState state;
+    /* boot_ms() times */
+    int64_t t1, t2, expiry;
+    int64_t xid_sent;       /* first send of the current xid: a new lease's start */
+    int64_t retry;          /* next retransmission */
+} Lease;
+
+struct VsbInitLeases {
+    size_t n;
+    Lease *v;
+};
+
+/* What a step has to say: @debug for what only -d shows. */
+typedef struct {
+    VsbInitLogFn fn;
+    void *opaque;
+} LeaseLog;
+
+static void __attribute__((format(printf, 4, 5)))
+lease_log(const LeaseLog *log, const Lease *l, bool debug, const char *fmt, ...)
+{
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg), "DHCP on %s: ", l->d.dev);
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+    va_end(ap);
+    log->fn(debug, msg, log->opaque);
+}
+
+static void
+lease_close(Lease *l)
+{
+    if (l->d.fd >= 0)
+        close(l->d.fd);
+    l->d.fd = -1;
+}
+
+/* The lease @ack gives, for a REQUEST first sent at @sent. */
+static void
+lease_bind(Lease *l, const VsbDhcpReply *ack, int64_t sent, int64_t now)
+{
+    VsbDhcpTimes t;
+
+    if (ack->has_server) {
+        memcpy(l->server, ack->server, 4);
+        l->has_server = true;
+    }
+    if (!vsb_dhcp_lease_times(ack, &t)) {
+        l->state = LEASE_FOREVER;
+        lease_close(l);
+        return;
+    }
+    l->state = LEASE_BOUND;
+    l->t1 = sent + (int64_t)t.t1 * 1000;
+    l->t2 = sent + (int64_t)t.t2 * 1000;
+    l->expiry = sent + (int64_t)t.expiry * 1000;
+    if (l->t1 < now + RENEW_MIN_GAP_MS)
+        l->t1 = now + RENEW_MIN_GAP_MS;
+    if (l->t2 < l->t1)
+        l->t2 = l->t1;
+}
+
+/* Half the time left until @deadline, at least RENEW_MIN_RETRY_MS
+ * (lease_next() stops at the deadline). */
+static int64_t
+retry_at(int64_t now, int64_t deadline)
+{
+    int64_t wait = (deadline - now) / 2;
+
+    return now + (wait < RENEW_MIN_RETRY_MS ? RENEW_MIN_RETRY_MS : wait);
+}
+
+/* The REQUEST of this state: unicast to the server when renewing,
+ * broadcast when rebinding (or when the server never said who it is).
+ * A failed send is as a lost datagram: the retransmission follows. */
+static void
+lease_send(Lease *l, const LeaseLog *log)
+{
+    uint8_t buf[VSB_DHCP_MAX_PACKET];
+    bool unicast = l->state == LEASE_RENEWING && l->has_server;
+    struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(VSB_DHCP_SERVER_PORT),
+                              .sin_addr.s_addr = htonl(INADDR_BROADCAST) };
+    size_t len = vsb_dhcp_build_renew(buf, l->d.xid, l->d.mac, l->addr);
+    char a[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN];
+
+    if (unicast)
+        memcpy(&to.sin_addr.s_addr, l->server, 4);
+    if (sendto(l->d.fd, buf, len, MSG_DONTWAIT, (struct sockaddr *)&to, sizeof(to)) < 0) {
+        lease_log(log, l, true, "cannot send a REQUEST to %s: %s",
+                  unicast ? ip_str(AF_INET, l->server, s) : "255.255.255.255", strerror(errno));
+        return;
+    }
+    lease_log(log, l, true, "%s %s: REQUEST to %s", lease_state_names[l->state],
+              ip_str(AF_INET, l->addr, a),
+              unicast ? ip_str(AF_INET, l->server, s) : "255.255.255.255");
+}
+
+static void
+lease_enter(Lease *l, LeaseState state, int64_t now, const LeaseLog *log)
+{
+    l->state = state;
+    l->d.xid = new_xid();
+    l->xid_sent = now;
+    l->retry = retry_at(now, state == LEASE_RENEWING ? l->t2 : l->expiry);
+    lease_send(l, log);
+}
+
+/* The address is not ours any more: off the device, and say so
+ * whatever the debug setting (the program's network just went away). */
+static void
+lease_lose(Lease *l, const char *why, const LeaseLog *log)
+{
+    char a[INET6_ADDRSTRLEN];
+    int rc = addr_del(l->ifindex, l->addr, l->prefix);
+
+    l->state = LEASE_LOST;
+    lease_close(l);
+    ip_str(AF_INET, l->addr, a);
+    if (rc < 0 && rc != -EADDRNOTAVAIL)
+        lease_log(log, l, false, "lost the lease of %s (%s); cannot remove the address: %s",
+                  a, why, strerror(-rc));
+    else
+        lease_log(log, l, false, "lost the lease of %s (%s): address removed, %s has no "
+                  "DHCP address now", a, why, l->d.dev);
+}
+
+static void
+lease_reply(Lease *l, const VsbDhcpReply *r, int64_t now, const LeaseLog *log)
+{
+    char a[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN];
+
+    if (r->type == VSB_DHCP_NAK) {
+        const char *from = r->has_server ? ip_str(AF_INET, r->server, s) : "a server";
+        if (l->state == LEASE_RENEWING) {
+            lease_log(log, l, true, "%s refused to renew %s (NAK): rebinding", from,
+                      ip_str(AF_INET, l->addr, a));
+            lease_enter(l, LEASE_REBINDING, now, log);
+        } else {
+            char why[128];
+            snprintf(why, sizeof(why), "%s refused to renew it (NAK)", from);
+            lease_lose(l, why, log);
+        }
+        return;
+    }
+    if (r->type != VSB_DHCP_ACK)
+        return;
+    if (memcmp(r->yiaddr, l->addr, 4) != 0) {
+        /* Not a renewal of this address: the program keeps its own. */
+        lease_log(log, l, true, "ignored an ACK of %s (ours is %s)",
+                  ip_str(AF_INET, r->yiaddr, s), ip_str(AF_INET, l->addr, a));
+        return;
+    }
+    lease_bind(l, r, l->xid_sent, now);
+    if (l->state == LEASE_FOREVER)
+        lease_log(log, l, true, "renewed %s for good", ip_str(AF_INET, l->addr, a));
+    else
+        lease_log(log, l, true, "renewed %s for %u s, next renewal in %lld s",
+                  ip_str(AF_INET, l->addr, a), r->lease, (long long)(l->t1 - now) / 1000);
+}
+
+/* What the socket has now (bounded: the relay waits meanwhile). */
+static void
+lease_read(Lease *l, int64_t now, const LeaseLog *log)
+{
+    for (int i = 0; i < RENEW_MAX_READS && l->d.fd >= 0; i++) {
+        uint8_t buf[VSB_DHCP_MAX_PACKET];
+        VsbDhcpReply r;
+        char why[128];
+        ssize_t n = recv(l->d.fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            if (errno != EAGAIN)
+                lease_log(log, l, true, "recv: %s", strerror(errno));
+            return;
+        }
+        /* Between renewals anything on port 68 is someone else's. */
+        if ((l->state == LEASE_RENEWING || l->state == LEASE_REBINDING) &&
+            vsb_dhcp_parse(buf, n, l->d.xid, l->d.mac, &r, why, sizeof(why)))
+            lease_reply(l, &r, now, log);
+    }
+}
+
+/* The time's events: the latest due one only, so that a lease found
+ * long expired (after a suspend) is just lost. */
+static void
+lease_tick(Lease *l, int64_t now, const LeaseLog *log)
+{
+    char a[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN];
+
+    if (l->state != LEASE_BOUND && l->state != LEASE_RENEWING && l->state != LEASE_REBINDING)
+        return;
+    if (now >= l->expiry) {
+        lease_lose(l, l->state == LEASE_REBINDING ? "it expired with no DHCP server answering"
+                                                  : "it expired before init could renew it",
+                   log);
+    } else if (now >= l->t2 && l->state != LEASE_REBINDING) {
+        if (l->state == LEASE_RENEWING)
+            lease_log(log, l, true, "no answer from %s about %s: rebinding",
+                      ip_str(AF_INET, l->server, s), ip_str(AF_INET, l->addr, a));
+        lease_enter(l, LEASE_REBINDING, now, log);
+    } else if (now >= l->t1 && l->state == LEASE_BOUND) {
+        lease_enter(l, LEASE_RENEWING, now, log);
+    } else if (l->state != LEASE_BOUND && now >= l->retry) {
+        l->retry = retry_at(now, l->state == LEASE_RENEWING ? l->t2 : l->expiry);
+        lease_send(l, log);
+    }
+}
+
+/* When the lease next needs the loop, -1 for never. */
+static int64_t
+lease_next(const Lease *l)
+{
+    switch (l->state) {
+    case LEASE_BOUND:
+        return l->t1;
+    case LEASE_RENEWING:
+        return l->retry < l->t2 ? l->retry : l->t2;
+    case LEASE_REBINDING:
+        return l->retry < l->expiry ? l->retry : l->expiry;
+    case LEASE_FOREVER:
+    case LEASE_LOST:
+    case LEASE_LAST:
+        break;
+    }
+    return -1;
+}
+
+size_t
+vsb_init_leases_nfds(const VsbInitLeases *leases)
+{
+    return leases ? leases->n : 0;
+}
+
+void
+vsb_init_leases_pollfds(const VsbInitLeases *leases, struct pollfd *pfd)
+{
+    for (size_t i = 0; i < vsb_init_leases_nfds(leases); i++)
+        pfd[i] = (struct pollfd){ .fd = leases->v[i].d.fd, .events = POLLIN };
+}
+
+int
+vsb_init_leases_timeout(const VsbInitLeases *leases)
+{
+    int64_t now = boot_ms(), next = -1;
+
+    for (size_t i = 0; i < vsb_init_leases_nfds(leases); i++) {
+        int64_t t = lease_next(&leases->v[i]);
+        if (t >= 0 && (next < 0 || t < next))
+            next = t;
+    }
+    if (next < 0)
+        return -1;
+    if (next <= now)
+        return 0;
+    return next - now > INT_MAX ? INT_MAX : (int)(next - now);
+}
+
+void
+vsb_init_leases_run(VsbInitLeases *leases, const struct pollfd *pfd, VsbInitLogFn fn,
+                    void *opaque)
+{
+    LeaseLog log = { .fn = fn, .opaque = opaque };
+    int64_t now = boot_ms();
+
+    for (size_t i = 0; i < vsb_init_leases_nfds(leases); i++) {
+        Lease *l = &leases->v[i];
+
+        /* A reply that came in time wins over the timer that ran out
+         * meanwhile. */
+        if (pfd && pfd[i].fd >= 0 && pfd[i].fd == l->d.fd && pfd[i].revents)
+            lease_read(l, now, &log);
+        lease_tick(l, now, &log);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+
+/* DHCP on @dev: its address and routes applied, its DNS servers added
+ * to @resolv, the lease in @lease (socket open unless it needs no
+ * renewal). */
 static bool
-dhcp_run(const char *dev, int ifindex, char *resolv, size_t resolvlen, char *err,
-         size_t errlen)
+dhcp_run(const char *dev, int ifindex, Lease *lease, char *resolv, size_t resolvlen,
+         char *err, size_t errlen)
 {
     Dhcp d = { .dev = dev, .fd = -1, .deadline = now_ms() + DHCP_TOTAL_MS };
     VsbDhcpReply ack;
     bool ok = dhcp_open(&d, err, errlen) && dhcp_exchange(&d, &ack, err, errlen) &&
               dhcp_apply(dev, ifindex, &ack, err, errlen);
 
-    if (d.fd >= 0)
-        close(d.fd);
-    for (size_t i = 0; ok && i < ack.ndns; i++) {
+    if (!ok) {
+        if (d.fd >= 0)
+            close(d.fd);
+        return false;
+    }
+    for (size_t i = 0; i < ack.ndns; i++) {
         char a[INET6_ADDRSTRLEN];
         size_t used = strlen(resolv);
         snprintf(resolv + used, resolvlen - used, "nameserver %s\n",
                  ip_str(AF_INET, ack.dns[i], a));
     }
-    return ok;
+    *lease = (Lease){ .d = d, .ifindex = ifindex, .prefix = ack_prefix(&ack) };
+    memcpy(lease->addr, ack.yiaddr, 4);
+    lease_bind(lease, &ack, d.requested, boot_ms());
+    return true;
 }
 
 static int
@@ -508,13 +901,16 @@ ifindex_of(const char *dev, char *err, size_t errlen)
 }
 
 bool
-vsb_init_do_network(const VsbInitConfig *cfg, char *err, size_t errlen)
+vsb_init_do_network(const VsbInitConfig *cfg, VsbInitLeases **leasesp, char *err,
+                    size_t errlen)
 {
     char resolv[1024] = "# virt-sandbox-init: the DNS servers DHCP gave\n";
     size_t header = strlen(resolv);
     char a[INET6_ADDRSTRLEN], lerr[512];
+    VsbInitLeases *leases;
     int lo, rc;
 
+    *leasesp = NULL;
     if (!cfg->nnets)
         return true;
     /* A KVM guest's loopback starts down; a container's is up. */
@@ -562,18 +958,27 @@ vsb_init_do_network(const VsbInitConfig *cfg, char *err, size_t errlen)
             return false;
         }
     }
+    /* Init never frees it: it lives as long as init (and a failure
+     * here ends init). */
+    if (!(leases = calloc(1, sizeof(*leases))) ||
+        !(leases->v = calloc(cfg->nnets, sizeof(*leases->v)))) {
+        vsb_init_set_err(err, errlen, "out of memory");
+        return false;
+    }
     for (size_t i = 0; i < cfg->nnets; i++) {
         const VsbInitNet *n = &cfg->nets[i];
 
         if (!n->dhcp)
             continue;
-        if (!dhcp_run(n->dev, ifindex_of(n->dev, err, errlen), resolv, sizeof(resolv), lerr,
-                      sizeof(lerr))) {
+        if (!dhcp_run(n->dev, ifindex_of(n->dev, err, errlen), &leases->v[leases->n],
+                      resolv, sizeof(resolv), lerr, sizeof(lerr))) {
             vsb_init_set_err(err, errlen, "DHCP on %s: %s", n->dev, lerr);
             return false;
         }
+        leases->n++;
     }
     if (strlen(resolv) > header && !install_resolv_conf(resolv, err, errlen))
         return false;
+    *leasesp = leases;
     return true;
 }

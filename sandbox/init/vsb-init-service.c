@@ -8,8 +8,9 @@
  * sets up as always, runs the program with /dev/null as stdin and its
  * own stdout/stderr (the console, which the controller drains and keeps
  * a backlog of, so the program never blocks on it), forwards the stop
- * signals to the program, reaps every orphan, and exits with the
- * program's status after one last line saying what it was
+ * signals to the program, reaps every orphan, keeps the DHCP leases
+ * (vsb-init-net.c; a lost lease is said on the console), and exits
+ * with the program's status after one last line saying what it was
  * (VSB_INIT_SERVICE_STATUS), which `start --foreground` reports.
  */
 #include <config.h>
@@ -103,11 +104,25 @@ service_spawn(const VsbInitConfig *cfg, int *code)
     return pid;
 }
 
+/* The leases' reports, on the console (the service's log). */
+static void
+lease_log(bool debug, const char *msg, void *opaque)
+{
+    const VsbInitConfig *cfg = opaque;
+
+    if (!debug || cfg->debug) {
+        fprintf(stderr, "virt-sandbox-init: %s\n", msg);
+        fflush(stderr);
+    }
+}
+
 void
 vsb_init_run_service(const VsbInitConfig *cfg, int sigfd)
 {
     char err[1024] = "";
     struct termios tio;
+    VsbInitLeases *leases = NULL;
+    struct pollfd *pfd;
     int code;
     pid_t pid;
 
@@ -120,7 +135,7 @@ vsb_init_run_service(const VsbInitConfig *cfg, int sigfd)
     if (!vsb_init_do_mounts(cfg, err, sizeof(err)) ||
         !vsb_init_do_setattrs(cfg, err, sizeof(err)) ||
         !vsb_init_do_includes(cfg, err, sizeof(err)) ||
-        !vsb_init_do_network(cfg, err, sizeof(err))) {
+        !vsb_init_do_network(cfg, &leases, err, sizeof(err))) {
         fprintf(stderr, "virt-sandbox-init: %s\n", err);
         service_end("exited", VSB_STDIO_EXIT_SETUP_FAILED, VSB_STDIO_EXIT_SETUP_FAILED);
     }
@@ -128,12 +143,17 @@ vsb_init_run_service(const VsbInitConfig *cfg, int sigfd)
         /* The child (if any) is reaped by the kernel with us. */
         service_end("exited", code, code);
     }
+    if (!(pfd = calloc(1 + vsb_init_leases_nfds(leases), sizeof(*pfd))))
+        abort();
     for (;;) {
-        struct pollfd pfd = { .fd = sigfd, .events = POLLIN };
         struct signalfd_siginfo si;
 
-        if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+        pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+        vsb_init_leases_pollfds(leases, pfd + 1);
+        if (poll(pfd, 1 + vsb_init_leases_nfds(leases), vsb_init_leases_timeout(leases)) < 0 &&
+            errno != EINTR)
             break;
+        vsb_init_leases_run(leases, pfd + 1, lease_log, (void *)cfg);
         while (read(sigfd, &si, sizeof(si)) == sizeof(si)) {
             /* A stop (libvirt's shutdown sends SIGTERM to init) or a
              * reload is the program's to handle. */

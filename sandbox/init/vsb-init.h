@@ -96,10 +96,33 @@ bool vsb_init_do_mounts(const VsbInitConfig *cfg, char *err, size_t errlen);
 bool vsb_init_do_setattrs(const VsbInitConfig *cfg, char *err, size_t errlen);
 bool vsb_init_do_includes(const VsbInitConfig *cfg, char *err, size_t errlen);
 
+/* The DHCP leases init took, kept (renewed) from init's main loop. */
+typedef struct VsbInitLeases VsbInitLeases;
+struct pollfd;
+
 /* After the mounts: loopback and every "net" interface up, their
  * static addresses and routes, DHCP where asked, /etc/resolv.conf from
- * DHCP's DNS servers (vsb-init-net.c).  Nothing without "net". */
-bool vsb_init_do_network(const VsbInitConfig *cfg, char *err, size_t errlen);
+ * DHCP's DNS servers (vsb-init-net.c).  Nothing without "net".  The
+ * leases in @leases (NULL without DHCP). */
+bool vsb_init_do_network(const VsbInitConfig *cfg, VsbInitLeases **leases, char *err,
+                         size_t errlen);
+
+/* How the leases report, for the main loop to log: @debug for what
+ * only the config's "debug" shows. */
+typedef void (*VsbInitLogFn)(bool debug, const char *msg, void *opaque);
+
+/* The main loop's part (all take NULL for no leases): poll
+ * vsb_init_leases_nfds() more entries filled by
+ * vsb_init_leases_pollfds(), with a timeout no longer than
+ * vsb_init_leases_timeout() (ms, -1: none), then call
+ * vsb_init_leases_run() with those entries, whatever poll returned.
+ * Each run takes a few ms at most: it sends or reads a datagram, or
+ * removes an address. */
+size_t vsb_init_leases_nfds(const VsbInitLeases *leases);
+void vsb_init_leases_pollfds(const VsbInitLeases *leases, struct pollfd *pfd);
+int vsb_init_leases_timeout(const VsbInitLeases *leases);
+void vsb_init_leases_run(VsbInitLeases *leases, const struct pollfd *pfd, VsbInitLogFn log,
+                         void *opaque);
 
 /* In the child, before exec: groups, gid, uid, capabilities, cwd.
  * Returns 0 or an errno value; @what says which step failed. */

@@ -6,7 +6,8 @@
  * is untrusted bytes.  Nothing may crash or read past the packet; a
  * refusal always says why; an accepted reply is of a type the client
  * asked about, names at most VSB_DHCP_MAX_DNS servers, and a parse of
- * the same bytes gives the same result.  The fuzzer's first 4 bytes
+ * the same bytes gives the same result, and the renewal times taken
+ * from it are in order (T1 <= T2 <= expiry).  The fuzzer's first 4 bytes
  * are the transaction id, the next 6 the client's MAC, as the parser
  * must check both against the packet.
  *
@@ -25,6 +26,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     VsbDhcpReply a, b;
+    VsbDhcpTimes t;
     uint8_t mac[6];
     uint32_t xid;
     char err[256] = "";
@@ -53,6 +55,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         if (a.has_subnet)
             (void)vsb_dhcp_mask_prefix(a.subnet);
+        if (vsb_dhcp_lease_times(&a, &t) &&
+            (t.t1 > t.t2 || t.t2 > t.expiry || t.expiry != a.lease))
+            abort();
     }
     memset(&b, 0, sizeof(b));
     if (vsb_dhcp_parse(pkt, size, xid, mac, &b, err, sizeof(err)) != ok)

@@ -22,11 +22,19 @@ capability from giving it back).
 The network is destroyed at the end (its bridge and dnsmasq go with
 it), libvirtd stopped if the fixture started it; no domain, no veth on
 the bridge and no state directory may remain after each test.
+
+Lease renewal (init's, RFC 2131's T1) has a network of its own,
+vsbtnet1, made for that test alone: its leases last dnsmasq's minimum,
+2 minutes, so T1 comes after 60 s.  libvirt's dnsmasq reports every
+lease change to libvirt's leases helper, which keeps them with their
+expiry in /var/lib/libvirt/dnsmasq/BRIDGE.status: what the test reads.
 """
 
 import ipaddress
+import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import time
@@ -53,6 +61,21 @@ NET_XML = f"""<network>
 </network>
 """
 KVM_BOOT_TIMEOUT = 180
+LEASE_NET = "vsbtnet1"
+LEASE_BRIDGE = "vsbtnet1"
+LEASE_GATEWAY = "10.214.1.1"
+LEASE_MAC = "52:54:00:d6:01:07"
+LEASE_NET_XML = f"""<network>
+  <name>{LEASE_NET}</name>
+  <bridge name='{LEASE_BRIDGE}' stp='off'/>
+  <ip address='{LEASE_GATEWAY}' prefix='24'>
+    <dhcp>
+      <range start='10.214.1.100' end='10.214.1.199'><lease expiry='2' unit='minutes'/></range>
+    </dhcp>
+  </ip>
+</network>
+"""
+LEASE_STATUS = f"/var/lib/libvirt/dnsmasq/{LEASE_BRIDGE}.status"
 
 
 def _virsh(*args, check=True):
@@ -63,38 +86,50 @@ def _virsh(*args, check=True):
     return r
 
 
-def _bridge_ports():
+def _bridge_ports(bridge=BRIDGE):
     """The interfaces attached to the network's bridge (veths, taps)."""
-    d = f"/sys/class/net/{BRIDGE}/brif"
+    d = f"/sys/class/net/{bridge}/brif"
     return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
 
-def _wait_no_ports(timeout=10):
+def _wait_no_ports(timeout=10, bridge=BRIDGE):
     deadline = time.monotonic() + timeout
-    while _bridge_ports() and time.monotonic() < deadline:
+    while _bridge_ports(bridge) and time.monotonic() < deadline:
         time.sleep(0.1)
-    return _bridge_ports()
+    return _bridge_ports(bridge)
 
 
-@pytest.fixture(scope="module")
-def network(libvirtd):  # noqa: F811
+def _transient_network(name, bridge, xml):
+    """Make the transient network @name from @xml; yields its name,
+    destroys it (bridge and dnsmasq with it)."""
     for tool, pkg in (("dnsmasq", "dnsmasq-base"), ("ping", "iputils-ping")):
         if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
             pytest.skip(f"{tool} is not installed (apt-get install {pkg})")
     # A network of ours left by a run that died: gone first.
-    if _virsh("net-info", NET, check=False).returncode == 0:
-        _virsh("net-destroy", NET)
-    path = BUILDDIR / "tests" / f"{NET}.xml"
-    path.write_text(NET_XML)
+    if _virsh("net-info", name, check=False).returncode == 0:
+        _virsh("net-destroy", name)
+    path = BUILDDIR / "tests" / f"{name}.xml"
+    path.write_text(xml)
     try:
         _virsh("net-create", str(path))
     finally:
         path.unlink()
     try:
-        yield NET
+        yield name
     finally:
-        _virsh("net-destroy", NET)
-        assert not os.path.exists(f"/sys/class/net/{BRIDGE}"), f"{BRIDGE} left behind"
+        _virsh("net-destroy", name)
+        assert not os.path.exists(f"/sys/class/net/{bridge}"), f"{bridge} left behind"
+
+
+@pytest.fixture(scope="module")
+def network(libvirtd):  # noqa: F811
+    yield from _transient_network(NET, BRIDGE, NET_XML)
+
+
+@pytest.fixture
+def short_lease_network(libvirtd):  # noqa: F811
+    """A network whose leases last 2 minutes (dnsmasq's minimum)."""
+    yield from _transient_network(LEASE_NET, LEASE_BRIDGE, LEASE_NET_XML)
 
 
 def _eth0_address(out):
@@ -149,6 +184,70 @@ def test_lxc_static(uri, daemon, network):  # noqa: F811
     assert f"default via {GATEWAY} dev eth0" in out, out
     assert "1 received" in out, out
     _check_clean(daemon)
+
+
+def _lease_expiry(mac):
+    """The expiry (epoch seconds) of @mac's lease in libvirt's record of
+    the short-lease network's leases; None while it has none."""
+    try:
+        with open(LEASE_STATUS) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    for lease in json.loads(text) if text.strip() else []:
+        if lease.get("mac-address") == mac:
+            return int(lease["expiry-time"])
+    return None
+
+
+def test_lxc_dhcp_lease_renewed(uri, daemon, short_lease_network):  # noqa: F811
+    """Init renews its lease at T1 while the program runs: past T1 (60 s
+    into a 2-minute lease) the server's record of the lease expires
+    later than the first lease did, the program still has its address,
+    and init said it renewed (-d: LOG frames on stderr)."""
+    cmd = [str(VIRT_SANDBOX), "-c", uri, "-d", "-N",
+           f"dhcp,source={short_lease_network},mac={LEASE_MAC}", "--", "/bin/sh", "-c",
+           "ip -4 -o addr show dev eth0; sleep 75; echo ---; ip -4 -o addr show dev eth0"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(),
+                         cwd="/")
+    head = b""
+    try:
+        # The program's first line: it has its lease.  Then the lease as
+        # the server recorded it (its helper runs right after the ACK).
+        deadline = time.monotonic() + 60
+        while b"\n" not in head and time.monotonic() < deadline:
+            if select.select([p.stdout], [], [], 1)[0]:
+                chunk = os.read(p.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                head += chunk
+        first = None
+        deadline = time.monotonic() + 10
+        while first is None and b"\n" in head and time.monotonic() < deadline:
+            first = _lease_expiry(LEASE_MAC)
+            time.sleep(0.2)
+        out, err = p.communicate(timeout=150)
+        out = head + out
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    out, err = out.decode(), err.decode()
+    assert p.returncode == 0, f"{err}\n{out}{daemon}"
+    # -d also shows libvirt's debug log: init's lines only.
+    init = "\n".join(line for line in err.splitlines() if "virt-sandbox-init:" in line)
+    assert first is not None, f"no lease for {LEASE_MAC} in {LEASE_STATUS}\n{init}"
+    before, after = out.split("---")
+    m = re.search(r"inet (10\.214\.1\.\d+)/24", before)
+    assert m, out
+    assert m.group(0) in after, f"the address is gone after T1:\n{out}\n{init}"
+    later = _lease_expiry(LEASE_MAC)
+    assert later is not None and later > first, \
+        f"lease of {LEASE_MAC} not extended: {first} then {later}\n{init}"
+    assert re.search(rf"DHCP on eth0: renewed {re.escape(m.group(1))} for 120 s", init), init
+    assert not daemon.domains(), f"domains left: {daemon.domains()}"
+    assert not _wait_no_ports(bridge=LEASE_BRIDGE), \
+        f"ports left on {LEASE_BRIDGE}: {_bridge_ports(LEASE_BRIDGE)}"
 
 
 def test_bad_specs_fail_before_anything_starts(daemon, network):  # noqa: F811

@@ -291,9 +291,11 @@ ExecStart=/bin/busybox httpd -f -p 127.0.0.1:8080 -h /srv
 def systemd_running(svc, name):
     """The system state once systemctl inside answers (the service runs,
     systemd made its socket) and the boot is over ("running": nothing
-    failed); None before."""
+    failed); None before.  "offline" is systemctl's word for a manager
+    it could not reach yet (no /run/systemd/private so early): None too."""
     r = svc.run("execute", name, "--", "systemctl", "is-system-running", "--wait")
-    return r.stdout.strip() or None
+    state = r.stdout.strip()
+    return None if state in ("", "offline") else state
 
 
 def main_pid(svc, name, unit):
