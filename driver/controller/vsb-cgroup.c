@@ -1033,11 +1033,11 @@ apply_limits_more(VsbCgroup *cg, const VsbCgroupConfig *cfg, GError **error)
             !vsb_cgroup_dir_set_pids_max(n->payload_dir, cfg->pids_max, error))
             return false;
     }
-    if (cfg->blkio_weight || cfg->nblkio_devices) {
-        if (!require_blkio(cg, error))
-            return false;
-        n = find_blkio(cg);
-    }
+    if (!cfg->blkio_weight && !cfg->nblkio_devices)
+        return true;
+    if (!require_blkio(cg, error))
+        return false;
+    n = find_blkio(cg);
     if (cfg->blkio_weight &&
         !vsb_cgroup_dir_set_blkio_weight(n->payload_dir, node_is_v2(n), cfg->blkio_weight, error))
         return false;
@@ -1072,20 +1072,18 @@ apply_limits(VsbCgroup *cg, const VsbCgroupConfig *cfg, GError **error)
                                    v, error))
             return false;
     }
-    if (cfg->memory_soft_bytes || cfg->memory_swap_bytes) {
-        if (!(n = require_controller(cg, "memory", "the memory limits", error)))
-            return false;
-    }
     if (cfg->memory_soft_bytes) {
         g_autofree char *v = g_strdup_printf("%llu", cfg->memory_soft_bytes);
-        if (!vsb_file_write_str_at(n->payload_dir, node_is_v2(n) ? "memory.high"
+        if (!(n = require_controller(cg, "memory", "the memory limits", error)) ||
+            !vsb_file_write_str_at(n->payload_dir, node_is_v2(n) ? "memory.high"
                                    : "memory.soft_limit_in_bytes", v, error))
             return false;
     }
     /* After the hard limit: v1 wants memsw >= limit_in_bytes. */
     if (cfg->memory_swap_bytes) {
         g_autofree char *v = g_strdup_printf("%llu", cfg->memory_swap_bytes);
-        if (!vsb_file_write_str_at(n->payload_dir, node_is_v2(n) ? "memory.swap.max"
+        if (!(n = require_controller(cg, "memory", "the memory limits", error)) ||
+            !vsb_file_write_str_at(n->payload_dir, node_is_v2(n) ? "memory.swap.max"
                                    : "memory.memsw.limit_in_bytes", v, error))
             return false;
     }
