@@ -343,7 +343,9 @@ main(int argc, char **argv)
             fputs(usage, stdout);
             return 0;
         }
-        first += (g_str_equal(argv[first], "-c") || g_str_equal(argv[first], "-p")) ? 2 : 1;
+        /* -c URI, --connect URI, -p DIR, --path DIR; --connect=URI is one */
+        first += (g_str_equal(argv[first], "-c") || g_str_equal(argv[first], "--connect") ||
+                  g_str_equal(argv[first], "-p") || g_str_equal(argv[first], "--path")) ? 2 : 1;
     }
     if (first >= argc) {
         fputs(usage, stderr);

@@ -39,7 +39,7 @@ vsb_launch_wants_warm(int argc, char *const *argv, bool is_root)
         } else if (strncmp(a, "--connect=", 10) == 0) {
             if (!is_lxc_uri(a + 10))
                 return false;
-        } else if (a[1] == 'c' && a[2] != '\0') {
+        } else if (a[0] == '-' && a[1] == 'c' && a[2] != '\0') {
             if (!is_lxc_uri(a + 2))
                 return false;
         }

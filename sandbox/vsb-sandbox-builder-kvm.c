@@ -759,7 +759,7 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
     gint64 offset;
     guint slot;
 
-    if (!check_config(c, error) || !(sl = vsb_sandbox_builder_seclabel(builder, c, error)))
+    if (!check_config(c, error))
         return NULL;
     if (!b->kernel || !b->initrd) {
         g_set_error(error, VSB_SANDBOX_ERROR, VSB_SANDBOX_ERROR_FAILED,
@@ -770,7 +770,6 @@ kvm_construct(VsbSandboxBuilder *builder, VsbSandboxConfig *c, const char *state
      * label with: as for LXC sandboxes, the label is moot then. */
     if (b->selinux && !(selinux_xml = kvm_selinux_seclabel(b, c, error)))
         return NULL;
-    g_clear_object(&sl);
     /* A session daemon has no DAC driver (its QEMU is the user's own
      * process): no label at all there. */
     if (!b->session &&

@@ -64,13 +64,6 @@ VsbNetspec *vsb_netspec_parse(const char *spec, GError **error);
 void vsb_netspec_free(VsbNetspec *n);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VsbNetspec, vsb_netspec_free)
 
-/* Whether the sandbox runs no DHCP and no static config on it. */
-static inline bool
-vsb_netspec_link_only(const VsbNetspec *n)
-{
-    return !n->dhcp && n->addresses->len == 0;
-}
-
 /* What kind of source @n's name is on this host (reads the file
  * system: libvirt's network definitions and status files, sysfs):
  * a NAME that is a host bridge and no libvirt network is a bridge,

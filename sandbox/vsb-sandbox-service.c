@@ -578,7 +578,14 @@ define_domain(VsbServiceStore *s, VsbSandboxConfig *c, const char *dir, const ch
         return false;
     /* Nobody answers init's READY in a service: vsb-init-service.c. */
     initconf = g_build_filename(statedir, "config", VSB_INIT_CONFIG_FILE, NULL);
-    if (!(f = fopen(initconf, "ae")) || fputs("service 1\n", f) < 0 || fclose(f) != 0)
+    if (!(f = fopen(initconf, "ae")))
+        return set_errno_error(error, errno, "Cannot write", initconf);
+    if (fputs("service 1\n", f) < 0) {
+        int errsv = errno;
+        fclose(f);
+        return set_errno_error(error, errsv, "Cannot write", initconf);
+    }
+    if (fclose(f) != 0)
         return set_errno_error(error, errno, "Cannot write", initconf);
     if (!(conf = vsb_sandbox_builder_construct(b, c, statedir, error)))
         return false;

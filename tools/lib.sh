@@ -105,21 +105,6 @@ vsb_wait_socket() {
 # slowly (as on our test machines) would delay every sandbox's end.
 # The daemons outlive the caller (their own session), logging to
 # /var/log/libvirt/.
-# vsb_stop_libvirtd [libvirtd] [virtlogd]: stop those daemons (started by
-# vsb_start_libvirtd) through their pid files, and wait for them to go.
-vsb_stop_libvirtd() {
-    local d pid n
-    for d in "$@"; do
-        pid=$(cat "/run/$d.pid" 2>/dev/null) || continue
-        [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || continue
-        for n in $(seq 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        vsb_say "stopped $d"
-    done
-}
-
 vsb_start_libvirtd() {
     local logdir=/var/log/libvirt
     mkdir -p "$logdir" /run/libvirt || return 1
@@ -134,4 +119,19 @@ vsb_start_libvirtd() {
             </dev/null >>"$logdir/libvirtd.out" 2>&1 || return 1
         vsb_wait_socket /run/libvirt/libvirt-sock libvirtd "$logdir/libvirtd.out" || return 1
     fi
+}
+
+# vsb_stop_libvirtd [libvirtd] [virtlogd]: stop those daemons (started by
+# vsb_start_libvirtd) through their pid files, and wait for them to go.
+vsb_stop_libvirtd() {
+    local d pid n
+    for d in "$@"; do
+        pid=$(cat "/run/$d.pid" 2>/dev/null) || continue
+        [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || continue
+        for n in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        vsb_say "stopped $d"
+    done
 }

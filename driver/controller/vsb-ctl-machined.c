@@ -29,7 +29,6 @@
 /* The libsystemd functions we use, resolved at run time. */
 typedef struct {
     void *lib;
-    __typeof__(sd_booted) *booted;
     __typeof__(sd_bus_open_system) *open_system;
     __typeof__(sd_bus_flush_close_unref) *close_unref;
     __typeof__(sd_bus_message_new_method_call) *new_call;
@@ -57,7 +56,6 @@ sd_api_load(SdApi *sd, GError **error)
         const char *symbol;
         void **fn;
     } syms[] = {
-        { "sd_booted", (void **)&sd->booted },
         { "sd_bus_open_system", (void **)&sd->open_system },
         { "sd_bus_flush_close_unref", (void **)&sd->close_unref },
         { "sd_bus_message_new_method_call", (void **)&sd->new_call },
@@ -124,7 +122,9 @@ in_unit(const char *unit)
     g_auto(GStrv) lines = text ? g_strsplit(text, "\n", -1) : NULL;
 
     for (guint i = 0; lines && lines[i]; i++) {
-        const char *path = strrchr(lines[i], ':');
+        /* "ID:CONTROLLERS:PATH": the path may hold ':' of its own */
+        const char *c1 = strchr(lines[i], ':');
+        const char *path = c1 ? strchr(c1 + 1, ':') : NULL;
         const char *base = path ? strrchr(path, '/') : NULL;
         if (base && g_str_equal(base + 1, unit))
             return true;
@@ -200,8 +200,6 @@ vsb_ctl_machined_start(const char *partition, const char *name, GError **error)
     if (access("/run/systemd/system", F_OK) < 0)
         return NULL;
     if (!sd_api_load(&m->sd, error))
-        return NULL;
-    if (m->sd.booted() <= 0)
         return NULL;
     r = m->sd.open_system(&m->bus);
     if (r < 0) {

@@ -279,17 +279,11 @@ nl_addr_add(NlSock *nl, int ifindex, const VsbDomainNetIP *ip)
     nl_attr(&m, IFA_ADDRESS, ip->address, addr_len(ip->family));
     /* what `ip addr add A/P broadcast +` gives, as libvirt sets it */
     if (ip->family == AF_INET && prefix < 31) {
-        guint8 brd[4];
+        guint32 brd;
 
-        for (int b = 0; b < 32; b++) {
-            guint8 bit = 0x80 >> (b % 8);
-
-            if (b < (int)prefix)
-                brd[b / 8] = (brd[b / 8] & ~bit) | (ip->address[b / 8] & bit);
-            else
-                brd[b / 8] |= bit;
-        }
-        nl_attr(&m, IFA_BROADCAST, brd, 4);
+        memcpy(&brd, ip->address, 4);
+        brd |= htonl(~0u >> prefix);
+        nl_attr(&m, IFA_BROADCAST, &brd, 4);
     }
     return nl_transact(nl, &m, NULL);
 }

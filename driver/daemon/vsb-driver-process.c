@@ -124,7 +124,9 @@ wait_released(VsbDriver *drv, const char *name)
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
         if (fd >= 0 && controller_alive(drv, name) == pid) {
-            while (poll(&pfd, 1, RELEASE_TIMEOUT_US / 1000) < 0 && errno == EINTR)
+            gint64 left;
+            while ((left = deadline - g_get_monotonic_time()) > 0 &&
+                   poll(&pfd, 1, (int)(left / 1000)) < 0 && errno == EINTR)
                 ;
         }
     }

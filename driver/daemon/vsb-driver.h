@@ -14,6 +14,7 @@
 #pragma once
 
 #include <glib.h>
+#include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -280,7 +281,7 @@ bool vsb_driver_get_stats(VsbDriver *drv, VsbDomain *dom, VsbDomainStats *st, GE
 /* Interface statistics (vsb-driver-net.c), from the guest's side: the
  * host end of the veth pair with receive and transmit swapped. */
 typedef struct {
-    char name[16];                     /* the host end (<target dev>) */
+    char name[IFNAMSIZ];               /* the host end (<target dev>) */
     long long rx_bytes, rx_packets, rx_errs, rx_drop;
     long long tx_bytes, tx_packets, tx_errs, tx_drop;
 } VsbInterfaceStats;

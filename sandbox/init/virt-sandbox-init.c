@@ -161,15 +161,6 @@ init_log(const char *fmt, ...)
 
 #define DEBUG(...) do { if (debug_enabled) init_log(__VA_ARGS__); } while (0)
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 set_nonblock(int fd)
 {
@@ -337,7 +328,7 @@ wait_start(VsbStdioStart *start)
 {
     VsbStdioReady ready = { .version = VSB_STDIO_VERSION, .flags = 0 };
     uint8_t frame[VSB_STDIO_FRAME_LEN(8)];
-    int64_t deadline = now_ms() + START_DEADLINE_MS;
+    int64_t deadline = vsb_init_now_ms() + START_DEADLINE_MS;
     int backoff = 50;
     int64_t next_ready = 0;
 
@@ -346,7 +337,7 @@ wait_start(VsbStdioStart *start)
             { .fd = chan.in, .events = POLLIN },
             { .fd = sigfd, .events = POLLIN },
         };
-        int64_t now = now_ms();
+        int64_t now = vsb_init_now_ms();
         VsbStdioMsg msg;
         int sig;
 
@@ -828,14 +819,14 @@ finish(int how, int value)
     VsbStdioExit e = { .how = how, .value = value };
     uint8_t frame[VSB_STDIO_FRAME_LEN(8)];
     size_t n = vsb_stdio_encode_exit(frame, &e);
-    int64_t deadline = now_ms() + ACK_TIMEOUT_MS;
+    int64_t deadline = vsb_init_now_ms() + ACK_TIMEOUT_MS;
 
     buf_reserve(&chan.q, n);
     memcpy(chan.q.data + chan.q.len, frame, n);
     chan.q.len += n;
     while (!chan.gone) {
         struct pollfd pfd = { .fd = chan.in, .events = POLLIN };
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - vsb_init_now_ms();
         VsbStdioMsg msg;
 
         chan_flush();

@@ -86,15 +86,6 @@
 #define RESOLV_CONF "/etc/resolv.conf"
 #define RESOLV_PRIVATE VSB_INIT_GUEST_DIR "/resolv.conf"
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The lease clock: counts while the host is suspended. */
 static int64_t
 boot_ms(void)
@@ -267,8 +258,8 @@ new_xid(void)
 
     /* Waits only until the kernel's pool is initialised, which a
      * renewal (minutes after boot) never does. */
-    if (getrandom(&xid, sizeof(xid), 0) != sizeof(xid))
-        xid = (uint32_t)now_ms() ^ (uint32_t)getpid();
+    if (getrandom(&xid, sizeof(xid), GRND_NONBLOCK) != sizeof(xid))
+        xid = (uint32_t)vsb_init_now_ms() ^ (uint32_t)getpid();
     return xid;
 }
 
@@ -333,7 +324,7 @@ dhcp_wait(Dhcp *d, long until, uint8_t want1, uint8_t want2, VsbDhcpReply *r, ch
         struct pollfd p = { .fd = d->fd, .events = POLLIN };
         uint8_t buf[VSB_DHCP_MAX_PACKET];
         char why[128];
-        long left = until - now_ms();
+        long left = until - vsb_init_now_ms();
         ssize_t n;
         int rc;
 
@@ -378,11 +369,11 @@ dhcp_exchange(Dhcp *d, VsbDhcpReply *ack, char *err, size_t errlen)
         int rc;
 
         do {
-            if (now_ms() >= d->deadline)
+            if (vsb_init_now_ms() >= d->deadline)
                 goto timeout;
             if (!dhcp_send(d, VSB_DHCP_DISCOVER, NULL, NULL, err, errlen))
                 return false;
-            rc = dhcp_wait(d, now_ms() + wait, VSB_DHCP_OFFER, VSB_DHCP_OFFER, &offer, err,
+            rc = dhcp_wait(d, vsb_init_now_ms() + wait, VSB_DHCP_OFFER, VSB_DHCP_OFFER, &offer, err,
                            errlen);
             wait = next_wait(wait);
         } while (rc == 0);
@@ -399,11 +390,11 @@ dhcp_exchange(Dhcp *d, VsbDhcpReply *ack, char *err, size_t errlen)
          * server can have started it. */
         d->requested = boot_ms();
         do {
-            if (now_ms() >= d->deadline)
+            if (vsb_init_now_ms() >= d->deadline)
                 goto timeout;
             if (!dhcp_send(d, VSB_DHCP_REQUEST, offer.yiaddr, offer.server, err, errlen))
                 return false;
-            rc = dhcp_wait(d, now_ms() + wait, VSB_DHCP_ACK, VSB_DHCP_NAK, ack, err, errlen);
+            rc = dhcp_wait(d, vsb_init_now_ms() + wait, VSB_DHCP_ACK, VSB_DHCP_NAK, ack, err, errlen);
             wait = next_wait(wait);
         } while (rc == 0);
         if (rc < 0)
@@ -542,6 +533,12 @@ install_resolv_conf(const char *text, char *err, size_t errlen)
     }
     if (!write_file(RESOLV_PRIVATE, text, err, errlen))
         return false;
+    /* A root without /etc/resolv.conf (a minimal -r tree) has nothing to
+     * bind on, and is read-only: its programs resolve no names, as they
+     * did without the sandbox; the address and routes work all the same,
+     * and the servers stay readable in RESOLV_PRIVATE. */
+    if (n < 0 && access(RESOLV_CONF, F_OK) < 0 && errno == ENOENT)
+        return true;
     if (mount(RESOLV_PRIVATE, RESOLV_CONF, NULL, MS_BIND, NULL) < 0) {
         vsb_init_set_err(err, errlen, "cannot bind %s on %s: %s", RESOLV_PRIVATE, RESOLV_CONF,
                          strerror(errno));
@@ -867,7 +864,7 @@ static bool
 dhcp_run(const char *dev, int ifindex, Lease *lease, char *resolv, size_t resolvlen,
          char *err, size_t errlen)
 {
-    Dhcp d = { .dev = dev, .fd = -1, .deadline = now_ms() + DHCP_TOTAL_MS };
+    Dhcp d = { .dev = dev, .fd = -1, .deadline = vsb_init_now_ms() + DHCP_TOTAL_MS };
     VsbDhcpReply ack;
     bool ok = dhcp_open(&d, err, errlen) && dhcp_exchange(&d, &ack, err, errlen) &&
               dhcp_apply(dev, ifindex, &ack, err, errlen);

@@ -22,11 +22,21 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #define MAX_CONFIG_SIZE (4 * 1024 * 1024)
+
+int64_t
+vsb_init_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void
 vsb_init_set_err(char *err, size_t errlen, const char *fmt, ...)

@@ -192,15 +192,6 @@ link_disks(void)
     closedir(d);
 }
 
-static long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Link /dev/virtio-ports/NAME -> ../vportXpY for every named port;
  * true once @want is among them. */
 static bool
@@ -289,9 +280,9 @@ vsb_init_vm_setup(void)
     vm_mount(VSB_KVM_TAG_CONFIG, SYSROOT VSB_INIT_GUEST_CONFIG_DIR, "9p",
              MS_RDONLY | MS_NOSUID | MS_NODEV, CONFIG_OPTS);
 
-    deadline = now_ms() + PORT_WAIT_MS;
+    deadline = vsb_init_now_ms() + PORT_WAIT_MS;
     while (!link_ports(VSB_KVM_STDIO_PORT)) {
-        if (now_ms() > deadline)
+        if (vsb_init_now_ms() > deadline)
             vm_fail("the virtio-serial port %s did not appear", VSB_KVM_STDIO_PORT);
         usleep(10 * 1000);
     }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct {
@@ -79,11 +80,13 @@ typedef struct {
     size_t nroutes;
 } VsbInitConfig;
 
-/* Parse the config file at @path.  On failure returns false with a
- * message naming the file and line in @err. */
+/* CLOCK_MONOTONIC in milliseconds: init's deadlines and timeouts. */
+int64_t vsb_init_now_ms(void);
 /* printf into @err (@errlen bytes): how every step of init reports. */
 void vsb_init_set_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Parse the config file at @path.  On failure returns false with a
+ * message naming the file and line in @err. */
 bool vsb_init_config_load(const char *path, VsbInitConfig *cfg, char *err, size_t errlen);
 /* Same, from memory (for tests). */
 bool vsb_init_config_parse(const char *text, size_t len, VsbInitConfig *cfg,
